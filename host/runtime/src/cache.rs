@@ -1,0 +1,107 @@
+//! Compiled-component cache: a component is compiled once per (digest,
+//! engine) and kept in memory and on disk.
+//!
+//! Files are named `<sha256 of the .wasm>-<engine fingerprint>.cwasm`. The
+//! fingerprint covers the wasmtime version and every engine setting that
+//! affects code generation, so an upgrade or a changed setting simply misses
+//! and recompiles.
+//!
+//! Invariant: the cache directory must be writable only by the gateway.
+//! Loading a `.cwasm` runs native code without validation, which is why the
+//! deserialisation is `unsafe`; a file that fails to load is recompiled and
+//! replaced rather than trusted. Writes go to a temporary file then rename,
+//! so a crash never leaves a half-written artifact under the final name.
+
+use crate::error::LoadError;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+pub struct CompileCache {
+    dir: Option<PathBuf>,
+    fingerprint: String,
+    loaded: Mutex<HashMap<String, Component>>,
+}
+
+/// Hex SHA-256 of a component's bytes: its identity everywhere in Gatehouse.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl CompileCache {
+    /// A cache that keeps artifacts in `dir` (created if missing), or only in
+    /// memory when `dir` is `None`.
+    pub fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
+        let mut hasher = std::hash::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        env!("CARGO_PKG_VERSION").hash(&mut hasher);
+        Self {
+            dir,
+            fingerprint: format!("{:016x}", hasher.finish()),
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The compiled form of `bytes` (whose digest is `digest`).
+    pub fn get_or_compile(&self, engine: &Engine, bytes: &[u8], digest: &str) -> Result<Component, LoadError> {
+        if let Some(component) = self.loaded.lock().unwrap().get(digest) {
+            return Ok(component.clone());
+        }
+        let component = match &self.dir {
+            Some(dir) => self.from_disk_or_compile(engine, dir, bytes, digest)?,
+            None => compile(engine, bytes)?,
+        };
+        self.loaded.lock().unwrap().insert(digest.to_string(), component.clone());
+        Ok(component)
+    }
+
+    fn from_disk_or_compile(
+        &self,
+        engine: &Engine,
+        dir: &Path,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<Component, LoadError> {
+        let path = dir.join(format!("{digest}-{}.cwasm", self.fingerprint));
+        if path.exists() {
+            // SAFETY: the cache directory is owned by the gateway (module
+            // invariant) and the file name binds the artifact to this
+            // component's digest and this engine's configuration.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok(component),
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "discarding unusable compiled plugin; recompiling");
+                }
+            }
+        }
+        let component = compile(engine, bytes)?;
+        if let Err(err) = write_artifact(dir, &path, &component) {
+            // A cache that cannot be written costs speed, not correctness.
+            tracing::warn!(path = %path.display(), error = %err, "could not cache compiled plugin");
+        }
+        Ok(component)
+    }
+}
+
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
+    Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))
+}
+
+fn write_artifact(dir: &Path, path: &Path, component: &Component) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let serialized = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), rand_suffix()));
+    std::fs::write(&tmp, serialized)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Distinct temporary names for concurrent writers in one process.
+fn rand_suffix() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}

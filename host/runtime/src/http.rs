@@ -1,0 +1,176 @@
+//! The plugins' outbound HTTP capability.
+//!
+//! A request leaves only if its URL falls under one of the binding's
+//! allowlist prefixes: same scheme, same host, same port, and a path that
+//! starts with the prefix's path at a segment boundary. Prefixes are parsed
+//! when the binding is made, so a malformed one is refused then. Redirects
+//! are not followed (a redirect could leave the allowlist). Every request has
+//! a timeout no longer than what remains of the hook's deadline.
+//!
+//! Plain `http://` is supported; `https://` is refused with a clear error
+//! until TLS client support lands with the audit-webhook plugin.
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+
+/// Largest response body handed back to a plugin.
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// One parsed allowlist entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedPrefix {
+    scheme: String,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+fn split_url(url: &str) -> Result<(String, String, u16, String), String> {
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    let scheme = uri.scheme_str().ok_or("URL has no scheme")?.to_ascii_lowercase();
+    let port_default = default_port(&scheme).ok_or_else(|| format!("scheme {scheme:?} is not http or https"))?;
+    let host = uri.host().ok_or("URL has no host")?.to_ascii_lowercase();
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err("URLs with user info are not allowed".into());
+    }
+    let port = uri.port_u16().unwrap_or(port_default);
+    let path = uri.path().to_string();
+    Ok((scheme, host, port, path))
+}
+
+impl AllowedPrefix {
+    pub fn parse(prefix: &str) -> Result<Self, String> {
+        let (scheme, host, port, path) = split_url(prefix)?;
+        Ok(Self { scheme, host, port, path })
+    }
+
+    /// Whether `url` is under this prefix.
+    pub fn allows(&self, url: &str) -> bool {
+        let Ok((scheme, host, port, path)) = split_url(url) else { return false };
+        if scheme != self.scheme || host != self.host || port != self.port {
+            return false;
+        }
+        if path.split('/').any(|segment| segment == ".." || segment == ".") {
+            return false;
+        }
+        let prefix = self.path.trim_end_matches('/');
+        prefix.is_empty()
+            || path == prefix
+            || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+/// Outbound request as the plugin asked for it.
+pub struct OutboundRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub struct OutboundResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Shared HTTP client of the runtime.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        Self { client: Client::builder(TokioExecutor::new()).build(connector) }
+    }
+}
+
+impl HttpClient {
+    /// Send `request` if `allowlist` permits it, within `timeout`.
+    pub async fn send(
+        &self,
+        allowlist: &[AllowedPrefix],
+        request: OutboundRequest,
+        timeout: Duration,
+    ) -> Result<OutboundResponse, SendError> {
+        if !allowlist.iter().any(|prefix| prefix.allows(&request.url)) {
+            return Err(SendError::NotAllowed(format!("{} is not on this plugin's HTTP allowlist", request.url)));
+        }
+        if request.url.to_ascii_lowercase().starts_with("https:") {
+            return Err(SendError::Transport("https is not supported yet by this gateway".into()));
+        }
+        let method = hyper::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| SendError::Transport(format!("invalid method {:?}", request.method)))?;
+        let mut builder = hyper::Request::builder().method(method).uri(&request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let req = builder
+            .body(Full::new(Bytes::from(request.body)))
+            .map_err(|e| SendError::Transport(format!("invalid request: {e}")))?;
+        let exchange = async {
+            let response = self.client.request(req).await.map_err(|e| SendError::Transport(e.to_string()))?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| SendError::Transport(format!("reading response: {e}")))?
+                .to_bytes()
+                .to_vec();
+            Ok(OutboundResponse { status, headers, body })
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(SendError::Transport(format!("timed out after {timeout:?}"))))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    NotAllowed(String),
+    Transport(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_match_origin_exactly_and_path_by_segment() {
+        let p = AllowedPrefix::parse("http://hooks.example.com/services/").unwrap();
+        assert!(p.allows("http://hooks.example.com/services/T1/B2"));
+        assert!(p.allows("http://HOOKS.example.com:80/services"));
+        assert!(!p.allows("http://hooks.example.com/servicesX"));
+        assert!(!p.allows("http://hooks.example.com.evil.org/services/x"));
+        assert!(!p.allows("https://hooks.example.com/services/x"));
+        assert!(!p.allows("http://hooks.example.com:8080/services/x"));
+        assert!(!p.allows("http://hooks.example.com/services/../admin"));
+        assert!(!p.allows("http://user@hooks.example.com/services/x"));
+    }
+
+    #[test]
+    fn bad_prefixes_are_refused() {
+        assert!(AllowedPrefix::parse("ftp://x/").is_err());
+        assert!(AllowedPrefix::parse("not a url").is_err());
+    }
+}
