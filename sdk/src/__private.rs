@@ -6,15 +6,15 @@
 //! before `init` succeeded answers with a deny (fail closed), never a panic.
 
 pub use crate::bindings;
-pub use crate::bindings::exports::gatehouse::plugin::guest::Guest;
 pub use crate::bindings::export_guest;
+pub use crate::bindings::exports::gatehouse::plugin::guest::Guest;
 
-use crate::{
-    AuditEvent, CellEdit, Column, ConnectVerdict, Counter, Plugin, Query,
-    QueryVerdict, ResultPlan, ResultSummary, ReviewEvent, ReviewVerdict, RowBatch, Rows, Session,
-    SessionSummary, config::parse_config,
-};
 use crate::bindings::gatehouse::plugin::{host as wit_host, types::Manifest};
+use crate::{
+    AuditEvent, CellEdit, Column, ConnectVerdict, Counter, Plugin, Query, QueryVerdict, ResultPlan,
+    ResultSummary, ReviewEvent, ReviewVerdict, RowBatch, Rows, Session, SessionSummary,
+    config::parse_config,
+};
 
 /// The instance's plugin and session, once `init` succeeded.
 pub struct State<P> {
@@ -24,7 +24,10 @@ pub struct State<P> {
 
 impl<P: Plugin> Default for State<P> {
     fn default() -> Self {
-        Self { plugin: None, session: None }
+        Self {
+            plugin: None,
+            session: None,
+        }
     }
 }
 
@@ -136,8 +139,8 @@ macro_rules! export_plugin {
     ($plugin:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            use $crate::__private as __gh;
             use ::std::cell::RefCell;
+            use $crate::__private as __gh;
 
             ::std::thread_local! {
                 static __GATEHOUSE_STATE: RefCell<__gh::State<$plugin>> =
@@ -166,7 +169,10 @@ macro_rules! export_plugin {
                 fn on_query(query: $crate::Query) -> $crate::QueryVerdict {
                     __with(|s| s.on_query(query))
                 }
-                fn on_result_start(query_id: u64, columns: Vec<$crate::Column>) -> $crate::ResultPlan {
+                fn on_result_start(
+                    query_id: u64,
+                    columns: Vec<$crate::Column>,
+                ) -> $crate::ResultPlan {
                     __with(|s| s.on_result_start(query_id, columns))
                 }
                 fn on_result_rows(batch: $crate::RowBatch) -> Vec<$crate::CellEdit> {
@@ -183,7 +189,7 @@ macro_rules! export_plugin {
                 }
                 fn on_audit_event(event: $crate::AuditEvent) -> Result<(), String> {
                     __with(|s| s.on_audit_event(event))
-                }
+        }
             }
 
             __gh::export_guest!(__GatehouseGuest with_types_in $crate::__private::bindings);

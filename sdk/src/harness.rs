@@ -70,10 +70,12 @@ fn target_dir() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(dir));
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    exe.ancestors()
-        .find(|dir| dir.join("CACHEDIR.TAG").exists())
-        .map(Path::to_path_buf)
-        .ok_or_else(|| format!("cannot find the cargo target directory above {}", exe.display()))
+    gatehouse_plugin_build::enclosing_target_dir(&exe).ok_or_else(|| {
+        format!(
+            "cannot find the cargo target directory above {}",
+            exe.display()
+        )
+    })
 }
 
 /// Build `package` (whose manifest is in `manifest_dir`) as a component and
@@ -85,7 +87,7 @@ pub fn build_component(package: &str, manifest_dir: &Path) -> Result<PathBuf, St
     if let Some(path) = built.get(package) {
         return Ok(path.clone());
     }
-    let file = format!("{}.wasm", package.replace('-', "_"));
+    let file = gatehouse_plugin_build::wasm_file_name(package);
     if let Ok(dir) = std::env::var("GATEHOUSE_PLUGIN_DIR") {
         let prebuilt = Path::new(&dir).join(&file);
         if prebuilt.exists() {
@@ -94,34 +96,9 @@ pub fn build_component(package: &str, manifest_dir: &Path) -> Result<PathBuf, St
         }
     }
     let wasm_target = target_dir()?.join("wasm");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--package", package])
-        .arg("--manifest-path")
-        .arg(manifest_dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&wasm_target)
-        // The outer build's flags and jobserver are not for this build.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("CARGO_MAKEFLAGS")
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .output()
-        .map_err(|e| format!("running cargo to build {package}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "building {package} for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`):\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let path = wasm_target.join("wasm32-wasip2").join("release").join(file);
-    if !path.exists() {
-        return Err(format!("{} was not produced; is {package} a `cdylib`?", path.display()));
-    }
+    let dir =
+        gatehouse_plugin_build::build(&manifest_dir.join("Cargo.toml"), &[package], &wasm_target)?;
+    let path = dir.join(file);
     built.insert(package.to_string(), path.clone());
     Ok(path)
 }
@@ -141,27 +118,35 @@ pub struct TestPlugin {
 }
 
 fn executor() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("building a tokio runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("building a tokio runtime")
 }
 
 impl TestPlugin {
     /// Build `package` from `manifest_dir` and load it. Panics on failure.
     pub fn build(package: &str, manifest_dir: &str) -> Self {
-        let path = build_component(package, Path::new(manifest_dir)).unwrap_or_else(|e| panic!("{e}"));
+        let path =
+            build_component(package, Path::new(manifest_dir)).unwrap_or_else(|e| panic!("{e}"));
         Self::load_file(&path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
     }
 
     /// Load a prebuilt component.
     pub fn load_file(path: &Path) -> Result<Self, String> {
         let executor = executor();
-        let plugin = executor.block_on(shared_runtime().load_file(path)).map_err(|e| e.to_string())?;
+        let plugin = executor
+            .block_on(shared_runtime().load_file(path))
+            .map_err(|e| e.to_string())?;
         Ok(Self { plugin, executor })
     }
 
     /// Load component bytes (for testing how the runtime refuses bad ones).
     pub fn load_bytes(bytes: &[u8]) -> Result<Self, String> {
         let executor = executor();
-        let plugin = executor.block_on(shared_runtime().load(bytes)).map_err(|e| e.to_string())?;
+        let plugin = executor
+            .block_on(shared_runtime().load(bytes))
+            .map_err(|e| e.to_string())?;
         Ok(Self { plugin, executor })
     }
 
@@ -298,16 +283,27 @@ impl<'a> SessionBuilder<'a> {
             started_at: self.clock_millis.unwrap_or(0),
         };
         let plugins = plugin.executor.block_on(async {
-            let binding =
-                runtime::Binding::new(runtime, plugin.plugin.clone(), &self.config, self.grants, self.limits)
-                    .await
-                    .map_err(|e| e.to_string())?;
+            let binding = runtime::Binding::new(
+                runtime,
+                plugin.plugin.clone(),
+                &self.config,
+                self.grants,
+                self.limits,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             runtime::Pipeline::new(vec![Arc::new(binding)])
                 .open_session(runtime, &session)
                 .await
                 .map_err(|e| e.to_string())
         })?;
-        Ok(TestSession { plugin, plugins, clock_millis: self.clock_millis, next_query: 1, counters: Vec::new() })
+        Ok(TestSession {
+            plugin,
+            plugins,
+            clock_millis: self.clock_millis,
+            next_query: 1,
+            counters: Vec::new(),
+        })
     }
 }
 
@@ -335,12 +331,15 @@ pub struct TestColumn<'a> {
 impl<'a> TestColumn<'a> {
     /// A `text` column (OID 25).
     pub fn text(name: &'a str) -> Self {
-        Self { name, type_name: "text", type_oid: 25 }
+        Self {
+            name,
+            type_name: "text",
+            type_oid: 25,
+        }
     }
 }
 
 impl TestSession<'_> {
-
     /// Change the time the plugin sees, mid-session.
     pub fn set_clock_millis(&mut self, millis: u64) {
         self.clock_millis = Some(millis);
@@ -370,10 +369,24 @@ impl TestSession<'_> {
         self.query_with(sql, rt::QueryProtocol::Prepared, params)
     }
 
-    fn query_with(&mut self, sql: &str, protocol: rt::QueryProtocol, parameters: Vec<rt::ParamValue>) -> QueryVerdict {
-        let mut query = rt::Query { id: self.next_query, text: sql.into(), protocol, parameters };
+    fn query_with(
+        &mut self,
+        sql: &str,
+        protocol: rt::QueryProtocol,
+        parameters: Vec<rt::ParamValue>,
+    ) -> QueryVerdict {
+        let mut query = rt::Query {
+            id: self.next_query,
+            text: sql.into(),
+            protocol,
+            parameters,
+        };
         self.next_query += 1;
-        let decision = run(self.plugin, self.clock_millis, self.plugins.on_query(&mut query));
+        let decision = run(
+            self.plugin,
+            self.clock_millis,
+            self.plugins.on_query(&mut query),
+        );
         query_verdict_to_sdk(decision.verdict)
     }
 
@@ -396,9 +409,18 @@ impl TestSession<'_> {
                 format: rt::CellFormat::Text,
             })
             .collect();
-        let mut batch = rt::RowBatch { columns: columns.len() as u32, rows: rows.len() as u32, data: Vec::new(), cell_lengths: Vec::new() };
+        let mut batch = rt::RowBatch {
+            columns: columns.len() as u32,
+            rows: rows.len() as u32,
+            data: Vec::new(),
+            cell_lengths: Vec::new(),
+        };
         for row in rows {
-            assert_eq!(row.len(), columns.len(), "each row needs one value per column");
+            assert_eq!(
+                row.len(),
+                columns.len(),
+                "each row needs one value per column"
+            );
             for cell in row {
                 match cell {
                     Some(text) => {
@@ -410,15 +432,20 @@ impl TestSession<'_> {
             }
         }
         let plugins = &mut self.plugins;
-        let outcome: Result<Vec<rt::Counter>, PluginFault> = run(self.plugin, self.clock_millis, async {
-            if plugins.on_result_start(query_id, &columns).await? {
-                plugins.on_result_rows(&mut batch).await?;
-            }
-            let summary = rt::ResultSummary { command_tag: format!("SELECT {}", rows.len()), rows: rows.len() as u64 };
-            plugins.on_result_end(&summary).await
-        });
+        let outcome: Result<Vec<rt::Counter>, PluginFault> =
+            run(self.plugin, self.clock_millis, async {
+                if plugins.on_result_start(query_id, &columns).await? {
+                    plugins.on_result_rows(&mut batch).await?;
+                }
+                let summary = rt::ResultSummary {
+                    command_tag: format!("SELECT {}", rows.len()),
+                    rows: rows.len() as u64,
+                };
+                plugins.on_result_end(&summary).await
+            });
         let counters = outcome.map_err(|e| e.to_string())?;
-        self.counters.extend(counters.into_iter().map(|c| (c.name, c.value)));
+        self.counters
+            .extend(counters.into_iter().map(|c| (c.name, c.value)));
         Ok(batch_to_rows(&batch))
     }
 
@@ -429,13 +456,26 @@ impl TestSession<'_> {
 
     /// `on-disconnect`.
     pub fn disconnect(mut self) {
-        let summary = rt::SessionSummary { queries: self.next_query - 1, denied: 0, rows: 0, duration_ms: 0 };
-        run(self.plugin, self.clock_millis, self.plugins.on_disconnect(&summary));
+        let summary = rt::SessionSummary {
+            queries: self.next_query - 1,
+            denied: 0,
+            rows: 0,
+            duration_ms: 0,
+        };
+        run(
+            self.plugin,
+            self.clock_millis,
+            self.plugins.on_disconnect(&summary),
+        );
     }
 }
 
 /// Run `future` on the plugin's executor with the session's clock set.
-fn run<F: std::future::Future>(plugin: &TestPlugin, clock_millis: Option<u64>, future: F) -> F::Output {
+fn run<F: std::future::Future>(
+    plugin: &TestPlugin,
+    clock_millis: Option<u64>,
+    future: F,
+) -> F::Output {
     FIXED_CLOCK_MILLIS.with(|c| c.set(clock_millis));
     plugin.executor.block_on(future)
 }
@@ -452,7 +492,9 @@ fn batch_to_rows(batch: &rt::RowBatch) -> Vec<Vec<Option<String>>> {
                 row.push(None);
             } else {
                 let end = offset + len as usize;
-                row.push(Some(String::from_utf8_lossy(&batch.data[offset..end]).into_owned()));
+                row.push(Some(
+                    String::from_utf8_lossy(&batch.data[offset..end]).into_owned(),
+                ));
                 offset = end;
             }
         }
@@ -473,14 +515,19 @@ fn hook_to_runtime(hook: crate::Hook) -> rt::Hook {
 }
 
 fn review_request_to_sdk(request: rt::ReviewRequest) -> crate::ReviewRequest {
-    crate::ReviewRequest { reason: request.reason, approver_groups: request.approver_groups }
+    crate::ReviewRequest {
+        reason: request.reason,
+        approver_groups: request.approver_groups,
+    }
 }
 
 fn connect_verdict_to_sdk(verdict: rt::ConnectVerdict) -> ConnectVerdict {
     match verdict {
         rt::ConnectVerdict::Allow => ConnectVerdict::Allow,
         rt::ConnectVerdict::Deny(reason) => ConnectVerdict::Deny(reason),
-        rt::ConnectVerdict::Review(request) => ConnectVerdict::Review(review_request_to_sdk(request)),
+        rt::ConnectVerdict::Review(request) => {
+            ConnectVerdict::Review(review_request_to_sdk(request))
+        }
     }
 }
 

@@ -13,8 +13,10 @@ pub mod log {
 
     /// Log `message` with key/value `fields` at `level`.
     pub fn log(level: LogLevel, message: &str, fields: &[(&str, &str)]) {
-        let fields: Vec<(String, String)> =
-            fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let fields: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         wit_host::log(level, message, &fields);
     }
 

@@ -63,11 +63,11 @@ pub use plugin::Plugin;
 pub use rows::{Cell, Rows};
 
 pub use bindings::gatehouse::plugin::types::{
-    AuditEvent, AuditOutcome, Capability, CellEdit, CellFormat, Column, Connection,
-    ConnectionKind, ConnectVerdict, Counter, Hook, Identity, ParamValue, Query, QueryProtocol,
-    QueryVerdict, ResultPlan, ResultSummary, Review, ReviewDecision, ReviewEvent, ReviewKind,
-    ReviewRequest, ReviewState, ReviewTransition, ReviewVerdict, Role, RowBatch, Session,
-    SessionSummary, SessionVerb,
+    AuditEvent, AuditOutcome, Capability, CellEdit, CellFormat, Column, ConnectVerdict, Connection,
+    ConnectionKind, Counter, Hook, Identity, ParamValue, Query, QueryProtocol, QueryVerdict,
+    ResultPlan, ResultSummary, Review, ReviewDecision, ReviewEvent, ReviewKind, ReviewRequest,
+    ReviewState, ReviewTransition, ReviewVerdict, Role, RowBatch, Session, SessionSummary,
+    SessionVerb,
 };
 
 /// The names most plugins need, in one import.

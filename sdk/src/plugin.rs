@@ -2,8 +2,8 @@
 //! leaves the decision to other plugins (allow, pass, no change).
 
 use crate::{
-    AuditEvent, Capability, Column, ConnectVerdict, Counter, Hook, Query, QueryVerdict,
-    ResultPlan, ResultSummary, ReviewEvent, ReviewVerdict, Rows, Session, SessionSummary,
+    AuditEvent, Capability, Column, ConnectVerdict, Counter, Hook, Query, QueryVerdict, ResultPlan,
+    ResultSummary, ReviewEvent, ReviewVerdict, Rows, Session, SessionSummary,
 };
 use serde::de::DeserializeOwned;
 
@@ -60,7 +60,12 @@ pub trait Plugin: Sized + 'static {
 
     /// A result is starting. Return `Inspect` to see its rows. Decide here
     /// whatever can be decided per column, once, rather than per row.
-    fn on_result_start(&mut self, session: &Session, query_id: u64, columns: &[Column]) -> ResultPlan {
+    fn on_result_start(
+        &mut self,
+        session: &Session,
+        query_id: u64,
+        columns: &[Column],
+    ) -> ResultPlan {
         let _ = (session, query_id, columns);
         ResultPlan::Pass
     }

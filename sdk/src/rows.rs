@@ -36,7 +36,11 @@ impl<'a> Rows<'a> {
     /// `rows * columns` entries whose lengths fit `data`; a batch that does
     /// not is reported as empty rather than read out of bounds.
     pub fn new(batch: &'a RowBatch) -> Self {
-        Self { batch, offsets: None, edits: Vec::new() }
+        Self {
+            batch,
+            offsets: None,
+            edits: Vec::new(),
+        }
     }
 
     fn is_well_formed(&self) -> bool {
@@ -45,7 +49,11 @@ impl<'a> Rows<'a> {
     }
 
     pub fn row_count(&self) -> u32 {
-        if self.is_well_formed() { self.batch.rows } else { 0 }
+        if self.is_well_formed() {
+            self.batch.rows
+        } else {
+            0
+        }
     }
 
     pub fn column_count(&self) -> u32 {
@@ -56,19 +64,30 @@ impl<'a> Rows<'a> {
     pub fn cells(&self) -> impl Iterator<Item = Cell<'a>> + 'a {
         let batch: &'a RowBatch = self.batch;
         let columns = batch.columns.max(1);
-        let usable = if self.is_well_formed() { batch.cell_lengths.len() } else { 0 };
+        let usable = if self.is_well_formed() {
+            batch.cell_lengths.len()
+        } else {
+            0
+        };
         let mut offset = 0usize;
-        batch.cell_lengths[..usable].iter().enumerate().map_while(move |(index, &len)| {
-            let value = if len < 0 {
-                None
-            } else {
-                let end = offset.checked_add(len as usize)?;
-                let bytes = batch.data.get(offset..end)?;
-                offset = end;
-                Some(bytes)
-            };
-            Some(Cell { row: index as u32 / columns, column: index as u32 % columns, value })
-        })
+        batch.cell_lengths[..usable]
+            .iter()
+            .enumerate()
+            .map_while(move |(index, &len)| {
+                let value = if len < 0 {
+                    None
+                } else {
+                    let end = offset.checked_add(len as usize)?;
+                    let bytes = batch.data.get(offset..end)?;
+                    offset = end;
+                    Some(bytes)
+                };
+                Some(Cell {
+                    row: index as u32 / columns,
+                    column: index as u32 % columns,
+                    value,
+                })
+            })
     }
 
     /// The cells of one column, top to bottom.
@@ -139,7 +158,12 @@ mod tests {
         let cells: Vec<_> = rows.cells().map(|c| (c.row, c.column, c.value)).collect();
         assert_eq!(
             cells,
-            vec![(0, 0, Some(&b"a"[..])), (0, 1, None), (1, 0, Some(&b"bc"[..])), (1, 1, Some(&b""[..]))]
+            vec![
+                (0, 0, Some(&b"a"[..])),
+                (0, 1, None),
+                (1, 0, Some(&b"bc"[..])),
+                (1, 1, Some(&b""[..]))
+            ]
         );
     }
 
@@ -154,11 +178,21 @@ mod tests {
 
     #[test]
     fn malformed_batches_read_as_empty() {
-        let batch = RowBatch { columns: 2, rows: 2, data: b"ab".to_vec(), cell_lengths: vec![1, 5, 1, 1] };
+        let batch = RowBatch {
+            columns: 2,
+            rows: 2,
+            data: b"ab".to_vec(),
+            cell_lengths: vec![1, 5, 1, 1],
+        };
         let rows = Rows::new(&batch);
         // Second cell claims 5 bytes of a 2-byte buffer: iteration stops there.
         assert_eq!(rows.cells().count(), 1);
-        let short = RowBatch { columns: 2, rows: 3, data: vec![], cell_lengths: vec![0] };
+        let short = RowBatch {
+            columns: 2,
+            rows: 3,
+            data: vec![],
+            cell_lengths: vec![0],
+        };
         assert_eq!(Rows::new(&short).row_count(), 0);
     }
 }

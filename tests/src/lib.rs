@@ -17,5 +17,6 @@ pub fn guest(package: &str, dir: &str) -> TestPlugin {
 /// The path of a built test guest's `.wasm`.
 pub fn guest_wasm(package: &str, dir: &str) -> std::path::PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    gatehouse_sdk::harness::build_component(package, &manifest_dir).unwrap_or_else(|e| panic!("{e}"))
+    gatehouse_sdk::harness::build_component(package, &manifest_dir)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

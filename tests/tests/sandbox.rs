@@ -24,19 +24,33 @@ fn deny_reason(verdict: QueryVerdict) -> String {
 #[test]
 fn an_infinite_loop_is_stopped_at_its_deadline() {
     let plugin = sandbox_plugin();
-    let mut session = plugin.session(&config("loop")).deadline(Duration::from_millis(50)).open().unwrap();
+    let mut session = plugin
+        .session(&config("loop"))
+        .deadline(Duration::from_millis(50))
+        .open()
+        .unwrap();
     let started = Instant::now();
     let reason = deny_reason(session.query("select 1"));
     let elapsed = started.elapsed();
     assert!(reason.contains("ran past its 50ms deadline"), "{reason}");
-    assert!(reason.contains("sandbox-guest"), "the reason names the plugin: {reason}");
-    assert!(elapsed < Duration::from_millis(400), "stopped late: {elapsed:?}");
+    assert!(
+        reason.contains("sandbox-guest"),
+        "the reason names the plugin: {reason}"
+    );
+    assert!(
+        elapsed < Duration::from_millis(400),
+        "stopped late: {elapsed:?}"
+    );
 }
 
 #[test]
 fn a_faulted_instance_stays_closed_for_the_rest_of_the_session() {
     let plugin = sandbox_plugin();
-    let mut session = plugin.session(&config("loop")).deadline(Duration::from_millis(20)).open().unwrap();
+    let mut session = plugin
+        .session(&config("loop"))
+        .deadline(Duration::from_millis(20))
+        .open()
+        .unwrap();
     deny_reason(session.query("select 1"));
     let reason = deny_reason(session.query("select 2"));
     assert!(reason.contains("disabled for this session"), "{reason}");
@@ -45,7 +59,11 @@ fn a_faulted_instance_stays_closed_for_the_rest_of_the_session() {
 #[test]
 fn a_memory_bomb_traps_at_the_cap() {
     let plugin = sandbox_plugin();
-    let mut session = plugin.session(&config("memory-bomb")).memory_cap(16 << 20).open().unwrap();
+    let mut session = plugin
+        .session(&config("memory-bomb"))
+        .memory_cap(16 << 20)
+        .open()
+        .unwrap();
     let reason = deny_reason(session.query("select 1"));
     assert!(reason.contains("memory cap of 16777216 bytes"), "{reason}");
 }
@@ -55,14 +73,24 @@ fn a_panic_fails_closed_and_quotes_the_message() {
     let plugin = sandbox_plugin();
     let mut session = plugin.session(&config("panic")).open().unwrap();
     let reason = deny_reason(session.query("select 42"));
-    assert!(reason.contains("trapped") && reason.contains("boom on select 42"), "{reason}");
+    assert!(
+        reason.contains("trapped") && reason.contains("boom on select 42"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn a_plugin_that_fails_to_start_refuses_the_session() {
     let plugin = sandbox_plugin();
-    let err = plugin.session(&config("fail-init")).open().err().expect("session must not open");
-    assert!(err.contains("failed to initialise: refusing to start"), "{err}");
+    let err = plugin
+        .session(&config("fail-init"))
+        .open()
+        .err()
+        .expect("session must not open");
+    assert!(
+        err.contains("failed to initialise: refusing to start"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -70,21 +98,29 @@ fn an_empty_rewrite_is_a_malformed_answer_and_denies() {
     let plugin = sandbox_plugin();
     let mut session = plugin.session(&config("rewrite-empty")).open().unwrap();
     let reason = deny_reason(session.query("select 1"));
-    assert!(reason.contains("malformed answer: rewrite to an empty query"), "{reason}");
+    assert!(
+        reason.contains("malformed answer: rewrite to an empty query"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn a_rewrite_is_what_runs() {
     let plugin = sandbox_plugin();
     let mut session = plugin.session(&config("rewrite")).open().unwrap();
-    assert_eq!(session.query("select secret from vault"), QueryVerdict::Rewrite("select 1".into()));
+    assert_eq!(
+        session.query("select secret from vault"),
+        QueryVerdict::Rewrite("select 1".into())
+    );
 }
 
 #[test]
 fn edits_outside_the_batch_abort_the_result() {
     let plugin = sandbox_plugin();
     let mut session = plugin.session(&config("bad-edits")).open().unwrap();
-    let err = session.result(&[TestColumn::text("email")], &[vec![Some("a@b.c")]]).unwrap_err();
+    let err = session
+        .result(&[TestColumn::text("email")], &[vec![Some("a@b.c")]])
+        .unwrap_err();
     assert!(err.contains("outside the 1x1 batch"), "{err}");
 }
 
@@ -95,7 +131,11 @@ fn result_edits_reach_the_client_and_counters_the_record() {
     let rows = session
         .result(
             &[TestColumn::text("id"), TestColumn::text("email")],
-            &[vec![Some("1"), Some("ann@example.com")], vec![Some("2"), None], vec![Some("3"), Some("bob@x.org")]],
+            &[
+                vec![Some("1"), Some("ann@example.com")],
+                vec![Some("2"), None],
+                vec![Some("3"), Some("bob@x.org")],
+            ],
         )
         .unwrap();
     assert_eq!(
@@ -106,14 +146,22 @@ fn result_edits_reach_the_client_and_counters_the_record() {
             vec![Some("3".into()), Some("***".into())]
         ]
     );
-    assert_eq!(session.counters(), &[("sandbox-guest.masked".to_string(), 2)]);
+    assert_eq!(
+        session.counters(),
+        &[("sandbox-guest.masked".to_string(), 2)]
+    );
 }
 
 #[test]
 fn no_file_can_be_read_without_a_grant() {
     let plugin = sandbox_plugin();
     let mut session = plugin.session(&config("read-file")).open().unwrap();
-    for path in ["/etc/passwd", "../../../../etc/passwd", "/data/x", "Cargo.toml"] {
+    for path in [
+        "/etc/passwd",
+        "../../../../etc/passwd",
+        "/data/x",
+        "Cargo.toml",
+    ] {
         let reason = deny_reason(session.query(path));
         assert!(reason.starts_with("read failed"), "{path}: {reason}");
     }
@@ -125,13 +173,30 @@ fn a_files_grant_opens_one_directory_and_nothing_beside_it() {
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("secret"), "s3cret").unwrap();
     let plugin = sandbox_plugin();
-    let grants = Grants { files: Some(granted.path().to_path_buf()), ..Grants::default() };
-    let mut writer = plugin.session(&config("write-file")).grants(grants.clone()).open().unwrap();
+    let grants = Grants {
+        files: Some(granted.path().to_path_buf()),
+        ..Grants::default()
+    };
+    let mut writer = plugin
+        .session(&config("write-file"))
+        .grants(grants.clone())
+        .open()
+        .unwrap();
     assert!(deny_reason(writer.query("/data/audit.log")).starts_with("write ok"));
-    assert_eq!(std::fs::read_to_string(granted.path().join("audit.log")).unwrap(), "written by plugin");
+    assert_eq!(
+        std::fs::read_to_string(granted.path().join("audit.log")).unwrap(),
+        "written by plugin"
+    );
 
-    let mut reader = plugin.session(&config("read-file")).grants(grants).open().unwrap();
-    let escape = format!("/data/../{}/secret", outside.path().file_name().unwrap().to_str().unwrap());
+    let mut reader = plugin
+        .session(&config("read-file"))
+        .grants(grants)
+        .open()
+        .unwrap();
+    let escape = format!(
+        "/data/../{}/secret",
+        outside.path().file_name().unwrap().to_str().unwrap()
+    );
     let absolute = outside.path().join("secret").display().to_string();
     for path in [escape.as_str(), absolute.as_str(), "/etc/passwd"] {
         let reason = deny_reason(reader.query(path));
@@ -162,8 +227,15 @@ fn no_environment_or_arguments_leak_in() {
 #[test]
 fn the_clock_is_the_hosts_for_both_apis() {
     let plugin = sandbox_plugin();
-    let mut session = plugin.session(&config("clock")).clock_millis(1_700_000_000_123).open().unwrap();
-    assert_eq!(deny_reason(session.query("now")), "host 1700000000123 std 1700000000123");
+    let mut session = plugin
+        .session(&config("clock"))
+        .clock_millis(1_700_000_000_123)
+        .open()
+        .unwrap();
+    assert_eq!(
+        deny_reason(session.query("now")),
+        "host 1700000000123 std 1700000000123"
+    );
 }
 
 #[test]
@@ -171,12 +243,25 @@ fn http_is_refused_without_a_grant_and_off_the_allowlist() {
     let plugin = sandbox_plugin();
     let mut session = plugin.session(&config("http")).open().unwrap();
     let reason = deny_reason(session.query("http://127.0.0.1:9/"));
-    assert!(reason.contains("NotAllowed") && reason.contains("not granted"), "{reason}");
+    assert!(
+        reason.contains("NotAllowed") && reason.contains("not granted"),
+        "{reason}"
+    );
 
-    let grants = Grants { http: vec!["http://127.0.0.1:9/hooks/".into()], ..Grants::default() };
-    let mut session = plugin.session(&config("http")).grants(grants).open().unwrap();
+    let grants = Grants {
+        http: vec!["http://127.0.0.1:9/hooks/".into()],
+        ..Grants::default()
+    };
+    let mut session = plugin
+        .session(&config("http"))
+        .grants(grants)
+        .open()
+        .unwrap();
     let reason = deny_reason(session.query("http://127.0.0.1:9/admin"));
-    assert!(reason.contains("NotAllowed") && reason.contains("allowlist"), "{reason}");
+    assert!(
+        reason.contains("NotAllowed") && reason.contains("allowlist"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -188,11 +273,20 @@ fn http_reaches_an_allowlisted_url() {
         let (mut stream, _) = listener.accept().unwrap();
         let mut buf = [0u8; 2048];
         let _ = stream.read(&mut buf).unwrap();
-        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello").unwrap();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello")
+            .unwrap();
     });
     let plugin = sandbox_plugin();
-    let grants = Grants { http: vec![format!("http://127.0.0.1:{port}/hooks")], ..Grants::default() };
-    let mut session = plugin.session(&config("http")).grants(grants).open().unwrap();
+    let grants = Grants {
+        http: vec![format!("http://127.0.0.1:{port}/hooks")],
+        ..Grants::default()
+    };
+    let mut session = plugin
+        .session(&config("http"))
+        .grants(grants)
+        .open()
+        .unwrap();
     let reason = deny_reason(session.query(&format!("http://127.0.0.1:{port}/hooks/a")));
     assert_eq!(reason, "http ok: 200 hello");
     server.join().unwrap();
@@ -203,8 +297,14 @@ fn key_value_needs_its_grant() {
     let plugin = sandbox_plugin();
     let mut session = plugin.session(&config("kv")).open().unwrap();
     let reason = deny_reason(session.query("v1"));
-    assert!(reason.starts_with("kv failed") && reason.contains("NotAllowed"), "{reason}");
-    let grants = Grants { key_value: true, ..Grants::default() };
+    assert!(
+        reason.starts_with("kv failed") && reason.contains("NotAllowed"),
+        "{reason}"
+    );
+    let grants = Grants {
+        key_value: true,
+        ..Grants::default()
+    };
     let mut session = plugin.session(&config("kv")).grants(grants).open().unwrap();
     assert_eq!(deny_reason(session.query("v1")), "kv ok: v1");
 }
@@ -212,17 +312,34 @@ fn key_value_needs_its_grant() {
 #[test]
 fn grants_of_undeclared_capabilities_are_refused() {
     let plugin = gatehouse_tests::guest("access-control", "../plugins/access-control");
-    let grants = Grants { key_value: true, ..Grants::default() };
-    let err = plugin.session(r#"{"allowed_groups": []}"#).grants(grants).open().err().unwrap();
-    assert!(err.contains("does not declare the key-value capability"), "{err}");
+    let grants = Grants {
+        key_value: true,
+        ..Grants::default()
+    };
+    let err = plugin
+        .session(r#"{"allowed_groups": []}"#)
+        .grants(grants)
+        .open()
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("does not declare the key-value capability"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_wrong_world_component_is_refused_at_load() {
     let wasm = guest_wasm("wrong-world-guest", "guests/wrong-world");
     let err = TestPlugin::load_file(&wasm).err().expect("must be refused");
-    assert!(err.contains("does not target the gatehouse:plugin@0.1 world"), "{err}");
-    assert!(err.contains("other:thing/secrets"), "the error names the missing import: {err}");
+    assert!(
+        err.contains("does not target the gatehouse:plugin@0.1 world"),
+        "{err}"
+    );
+    assert!(
+        err.contains("other:thing/secrets"),
+        "the error names the missing import: {err}"
+    );
 }
 
 #[test]
@@ -240,7 +357,11 @@ fn other_sessions_keep_being_served_while_one_plugin_spins() {
     let spinner = std::thread::spawn(|| {
         let plugin = sandbox_plugin();
         for _ in 0..5 {
-            let mut session = plugin.session(&config("loop")).deadline(Duration::from_millis(100)).open().unwrap();
+            let mut session = plugin
+                .session(&config("loop"))
+                .deadline(Duration::from_millis(100))
+                .open()
+                .unwrap();
             deny_reason(session.query("spin"));
         }
     });
@@ -254,12 +375,19 @@ fn other_sessions_keep_being_served_while_one_plugin_spins() {
         worst = worst.max(t.elapsed());
     }
     spinner.join().unwrap();
-    assert!(worst < Duration::from_millis(50), "a healthy session waited {worst:?} behind a spinning one");
+    assert!(
+        worst < Duration::from_millis(50),
+        "a healthy session waited {worst:?} behind a spinning one"
+    );
 }
 
 #[test]
 fn a_hook_within_its_deadline_is_not_interrupted() {
     let plugin = sandbox_plugin();
-    let mut session = plugin.session(&config("busy")).deadline(Duration::from_millis(200)).open().unwrap();
+    let mut session = plugin
+        .session(&config("busy"))
+        .deadline(Duration::from_millis(200))
+        .open()
+        .unwrap();
     assert_eq!(session.query("30"), QueryVerdict::Allow);
 }

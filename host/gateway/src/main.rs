@@ -1,1 +1,186 @@
-fn main(){}
+//! `gatehouse`: the gateway binary and its command line.
+
+use gatehouse::{catalog, config};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "An access gateway whose policy decisions are made by sandboxed WebAssembly plugins"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Configuration file. Without one, the gateway starts on its
+        /// embedded defaults (state in ./.gatehouse, no connections yet).
+        #[arg(long, short, env = "GATEHOUSE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Load the configuration and every plugin, validate every binding, and
+    /// exit: non-zero with the first problem found.
+    Check {
+        #[arg(long, short, env = "GATEHOUSE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Plugin components.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// List the plugins available to connections (embedded and configured).
+    Ls {
+        #[arg(long, short, env = "GATEHOUSE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a `.wasm` component and print what it declares.
+    Describe { path: PathBuf },
+}
+
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<config::Config> {
+    match path {
+        Some(path) => config::Config::load(path),
+        None => Ok(config::Config::default()),
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> std::process::ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: starting the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the whole context chain on one line, no backtrace.
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { config } => {
+            let config = load_config(config.as_ref())?;
+            std::fs::create_dir_all(&config.gateway.state_dir).with_context(|| {
+                format!(
+                    "creating state directory {}",
+                    config.gateway.state_dir.display()
+                )
+            })?;
+            let catalog = catalog::Catalog::build(&config).await?;
+            tracing::info!(
+                plugins = catalog.plugins.len(),
+                connections = catalog.connections.len(),
+                state_dir = %config.gateway.state_dir.display(),
+                "gatehouse is ready; press Ctrl-C to stop"
+            );
+            for (name, plugin) in &catalog.plugins {
+                tracing::info!(plugin = %name, version = %plugin.manifest.version, "plugin available");
+            }
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            tracing::info!("shutting down");
+            Ok(())
+        }
+        Command::Check { config } => {
+            let config = load_config(config.as_ref())?;
+            let catalog = catalog::Catalog::build(&config).await?;
+            println!(
+                "ok: {} plugins, {} connections, every binding validated",
+                catalog.plugins.len(),
+                catalog.connections.len()
+            );
+            Ok(())
+        }
+        Command::Plugins {
+            command: PluginsCommand::Ls { config, json },
+        } => {
+            let config = load_config(config.as_ref())?;
+            let catalog = catalog::Catalog::build(&config).await?;
+            let rows: Vec<serde_json::Value> = catalog
+                .plugins
+                .values()
+                .map(|p| {
+                    serde_json::json!({
+                        "name": p.manifest.name,
+                        "version": p.manifest.version,
+                        "digest": p.digest,
+                        "hooks": p.manifest.hooks.iter().map(|h| h.wit_name()).collect::<Vec<_>>(),
+                        "capabilities": p.manifest.capabilities.iter().map(|c| c.wit_name()).collect::<Vec<_>>(),
+                        "description": p.manifest.description,
+                    })
+                })
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<20} {:<10} {:<40} DESCRIPTION",
+                    "NAME", "VERSION", "HOOKS"
+                );
+                for p in catalog.plugins.values() {
+                    let hooks: Vec<&str> = p.manifest.hooks.iter().map(|h| h.wit_name()).collect();
+                    println!(
+                        "{:<20} {:<10} {:<40} {}",
+                        p.manifest.name,
+                        p.manifest.version,
+                        hooks.join(","),
+                        p.manifest.description
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Plugins {
+            command: PluginsCommand::Describe { path },
+        } => {
+            let runtime =
+                gatehouse_runtime::Runtime::new(gatehouse_runtime::RuntimeSettings::default())?;
+            let plugin = runtime.load_file(&path).await?;
+            let m = &plugin.manifest;
+            println!("name:         {}", m.name);
+            println!("version:      {}", m.version);
+            println!("digest:       sha256:{}", plugin.digest);
+            println!("description:  {}", m.description);
+            let hooks: Vec<&str> = m.hooks.iter().map(|h| h.wit_name()).collect();
+            let capabilities: Vec<&str> = m.capabilities.iter().map(|c| c.wit_name()).collect();
+            println!("hooks:        {}", hooks.join(", "));
+            println!("capabilities: {}", capabilities.join(", "));
+            Ok(())
+        }
+    }
+}

@@ -47,7 +47,12 @@ impl CompileCache {
     }
 
     /// The compiled form of `bytes` (whose digest is `digest`).
-    pub fn get_or_compile(&self, engine: &Engine, bytes: &[u8], digest: &str) -> Result<Component, LoadError> {
+    pub fn get_or_compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<Component, LoadError> {
         if let Some(component) = self.loaded.lock().unwrap().get(digest) {
             return Ok(component.clone());
         }
@@ -55,7 +60,10 @@ impl CompileCache {
             Some(dir) => self.from_disk_or_compile(engine, dir, bytes, digest)?,
             None => compile(engine, bytes)?,
         };
-        self.loaded.lock().unwrap().insert(digest.to_string(), component.clone());
+        self.loaded
+            .lock()
+            .unwrap()
+            .insert(digest.to_string(), component.clone());
         Ok(component)
     }
 

@@ -128,7 +128,10 @@ impl EpochTicker {
                 }
             })
             .expect("spawning the epoch ticker thread");
-        Self { stop, thread: Some(thread) }
+        Self {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 

@@ -21,7 +21,10 @@ pub enum LoadError {
     #[error("the plugin's manifest is unusable: {0}")]
     BadManifest(String),
     #[error("reading {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Why a binding (plugin + config + grants on a connection) was refused.
@@ -29,8 +32,13 @@ pub enum LoadError {
 pub enum BindError {
     #[error("plugin '{plugin}' rejected its config: {message}")]
     Config { plugin: String, message: String },
-    #[error("plugin '{plugin}' does not declare the {capability} capability, so it cannot be granted")]
-    UndeclaredCapability { plugin: String, capability: &'static str },
+    #[error(
+        "plugin '{plugin}' does not declare the {capability} capability, so it cannot be granted"
+    )]
+    UndeclaredCapability {
+        plugin: String,
+        capability: &'static str,
+    },
     #[error("grant for plugin '{plugin}' is invalid: {message}")]
     Grant { plugin: String, message: String },
     #[error("limits for plugin '{plugin}' are invalid: {message}")]

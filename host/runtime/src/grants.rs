@@ -74,6 +74,9 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { deadline: Duration::from_millis(100), memory_bytes: 32 << 20 }
+        Self {
+            deadline: Duration::from_millis(100),
+            memory_bytes: 32 << 20,
+        }
     }
 }

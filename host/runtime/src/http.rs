@@ -39,8 +39,12 @@ fn default_port(scheme: &str) -> Option<u16> {
 
 fn split_url(url: &str) -> Result<(String, String, u16, String), String> {
     let uri: hyper::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
-    let scheme = uri.scheme_str().ok_or("URL has no scheme")?.to_ascii_lowercase();
-    let port_default = default_port(&scheme).ok_or_else(|| format!("scheme {scheme:?} is not http or https"))?;
+    let scheme = uri
+        .scheme_str()
+        .ok_or("URL has no scheme")?
+        .to_ascii_lowercase();
+    let port_default =
+        default_port(&scheme).ok_or_else(|| format!("scheme {scheme:?} is not http or https"))?;
     let host = uri.host().ok_or("URL has no host")?.to_ascii_lowercase();
     if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
         return Err("URLs with user info are not allowed".into());
@@ -53,22 +57,34 @@ fn split_url(url: &str) -> Result<(String, String, u16, String), String> {
 impl AllowedPrefix {
     pub fn parse(prefix: &str) -> Result<Self, String> {
         let (scheme, host, port, path) = split_url(prefix)?;
-        Ok(Self { scheme, host, port, path })
+        Ok(Self {
+            scheme,
+            host,
+            port,
+            path,
+        })
     }
 
     /// Whether `url` is under this prefix.
     pub fn allows(&self, url: &str) -> bool {
-        let Ok((scheme, host, port, path)) = split_url(url) else { return false };
+        let Ok((scheme, host, port, path)) = split_url(url) else {
+            return false;
+        };
         if scheme != self.scheme || host != self.host || port != self.port {
             return false;
         }
-        if path.split('/').any(|segment| segment == ".." || segment == ".") {
+        if path
+            .split('/')
+            .any(|segment| segment == ".." || segment == ".")
+        {
             return false;
         }
         let prefix = self.path.trim_end_matches('/');
         prefix.is_empty()
             || path == prefix
-            || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
     }
 }
 
@@ -96,7 +112,9 @@ impl Default for HttpClient {
     fn default() -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        Self { client: Client::builder(TokioExecutor::new()).build(connector) }
+        Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        }
     }
 }
 
@@ -109,10 +127,15 @@ impl HttpClient {
         timeout: Duration,
     ) -> Result<OutboundResponse, SendError> {
         if !allowlist.iter().any(|prefix| prefix.allows(&request.url)) {
-            return Err(SendError::NotAllowed(format!("{} is not on this plugin's HTTP allowlist", request.url)));
+            return Err(SendError::NotAllowed(format!(
+                "{} is not on this plugin's HTTP allowlist",
+                request.url
+            )));
         }
         if request.url.to_ascii_lowercase().starts_with("https:") {
-            return Err(SendError::Transport("https is not supported yet by this gateway".into()));
+            return Err(SendError::Transport(
+                "https is not supported yet by this gateway".into(),
+            ));
         }
         let method = hyper::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| SendError::Transport(format!("invalid method {:?}", request.method)))?;
@@ -124,12 +147,21 @@ impl HttpClient {
             .body(Full::new(Bytes::from(request.body)))
             .map_err(|e| SendError::Transport(format!("invalid request: {e}")))?;
         let exchange = async {
-            let response = self.client.request(req).await.map_err(|e| SendError::Transport(e.to_string()))?;
+            let response = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| SendError::Transport(e.to_string()))?;
             let status = response.status().as_u16();
             let headers = response
                 .headers()
                 .iter()
-                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
                 .collect()
@@ -137,7 +169,11 @@ impl HttpClient {
                 .map_err(|e| SendError::Transport(format!("reading response: {e}")))?
                 .to_bytes()
                 .to_vec();
-            Ok(OutboundResponse { status, headers, body })
+            Ok(OutboundResponse {
+                status,
+                headers,
+                body,
+            })
         };
         tokio::time::timeout(timeout, exchange)
             .await

@@ -12,11 +12,11 @@
 //! with `Poisoned` without entering the guest. The store is dropped with the
 //! instance; a fault never reaches other instances or sessions.
 
+use crate::Runtime;
 use crate::error::{Fault, PluginFault};
 use crate::grants::Limits;
 use crate::state::{BindingContext, DeadlineExceeded, MemoryCapExceeded, PluginState};
 use crate::v0_1::{self, types::*};
-use crate::Runtime;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
@@ -67,13 +67,24 @@ impl PluginInstance {
         limits: Limits,
     ) -> Result<Self, PluginFault> {
         let name = binding.plugin.clone();
-        let fault = |fault| PluginFault { plugin: name.clone(), hook: "instantiate", fault };
-        let state = PluginState::new(binding, runtime.services.clone(), session_id, limits.memory_bytes)
-            .map_err(|e| fault(Fault::Instantiate(format!("{e:#}"))))?;
+        let fault = |fault| PluginFault {
+            plugin: name.clone(),
+            hook: "instantiate",
+            fault,
+        };
+        let state = PluginState::new(
+            binding,
+            runtime.services.clone(),
+            session_id,
+            limits.memory_bytes,
+        )
+        .map_err(|e| fault(Fault::Instantiate(format!("{e:#}"))))?;
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(|context| match context.data().deadline {
-            Some(deadline) if Instant::now() >= deadline => Err(wasmtime::Error::new(DeadlineExceeded)),
+            Some(deadline) if Instant::now() >= deadline => {
+                Err(wasmtime::Error::new(DeadlineExceeded))
+            }
             _ => Ok(UpdateDeadline::Yield(1)),
         });
         // Instantiation runs the guest's start code: it gets a deadline too.
@@ -90,7 +101,12 @@ impl PluginInstance {
             }
         };
         store.data_mut().deadline = None;
-        Ok(Self { store, bindings, limits, poisoned: None })
+        Ok(Self {
+            store,
+            bindings,
+            limits,
+            poisoned: None,
+        })
     }
 
     /// Instantiate and `init` for a session (or for a service when `None`).
@@ -100,9 +116,14 @@ impl PluginInstance {
         session: Option<&Session>,
     ) -> Result<Self, PluginFault> {
         let session_id = session.map(|s| Arc::<str>::from(s.id.as_str()));
-        let mut instance =
-            Self::instantiate_raw(runtime, &binding.plugin.pre, binding.context.clone(), session_id, binding.limits)
-                .await?;
+        let mut instance = Self::instantiate_raw(
+            runtime,
+            &binding.plugin.pre,
+            binding.context.clone(),
+            session_id,
+            binding.limits,
+        )
+        .await?;
         match instance.init(session).await? {
             Ok(()) => Ok(instance),
             Err(message) => Err(instance.poison("init", Fault::Init(message))),
@@ -114,7 +135,11 @@ impl PluginInstance {
     }
 
     fn fault(&self, hook: &'static str, fault: Fault) -> PluginFault {
-        PluginFault { plugin: self.plugin_name().to_string(), hook, fault }
+        PluginFault {
+            plugin: self.plugin_name().to_string(),
+            hook,
+            fault,
+        }
     }
 
     fn poison(&mut self, hook: &'static str, fault: Fault) -> PluginFault {
@@ -137,8 +162,12 @@ impl PluginInstance {
         guarded!(self, "describe", |guest, store| guest.call_describe(store))
     }
 
-    pub(crate) async fn validate_config(&mut self, config: &str) -> Result<Result<(), String>, PluginFault> {
-        guarded!(self, "validate-config", |guest, store| guest.call_validate_config(store, config))
+    pub(crate) async fn validate_config(
+        &mut self,
+        config: &str,
+    ) -> Result<Result<(), String>, PluginFault> {
+        guarded!(self, "validate-config", |guest, store| guest
+            .call_validate_config(store, config))
     }
 
     async fn init(&mut self, session: Option<&Session>) -> Result<Result<(), String>, PluginFault> {
@@ -146,35 +175,53 @@ impl PluginInstance {
     }
 
     pub async fn on_connect(&mut self) -> Result<ConnectVerdict, PluginFault> {
-        guarded!(self, "on-connect", |guest, store| guest.call_on_connect(store))
+        guarded!(self, "on-connect", |guest, store| guest
+            .call_on_connect(store))
     }
 
     pub async fn on_query(&mut self, query: &Query) -> Result<QueryVerdict, PluginFault> {
-        guarded!(self, "on-query", |guest, store| guest.call_on_query(store, query))
+        guarded!(self, "on-query", |guest, store| guest
+            .call_on_query(store, query))
     }
 
-    pub async fn on_result_start(&mut self, query_id: u64, columns: &[Column]) -> Result<ResultPlan, PluginFault> {
-        guarded!(self, "on-result-start", |guest, store| guest.call_on_result_start(store, query_id, columns))
+    pub async fn on_result_start(
+        &mut self,
+        query_id: u64,
+        columns: &[Column],
+    ) -> Result<ResultPlan, PluginFault> {
+        guarded!(self, "on-result-start", |guest, store| guest
+            .call_on_result_start(store, query_id, columns))
     }
 
     pub async fn on_result_rows(&mut self, batch: &RowBatch) -> Result<Vec<CellEdit>, PluginFault> {
-        guarded!(self, "on-result-rows", |guest, store| guest.call_on_result_rows(store, batch))
+        guarded!(self, "on-result-rows", |guest, store| guest
+            .call_on_result_rows(store, batch))
     }
 
-    pub async fn on_result_end(&mut self, summary: &ResultSummary) -> Result<Vec<Counter>, PluginFault> {
-        guarded!(self, "on-result-end", |guest, store| guest.call_on_result_end(store, summary))
+    pub async fn on_result_end(
+        &mut self,
+        summary: &ResultSummary,
+    ) -> Result<Vec<Counter>, PluginFault> {
+        guarded!(self, "on-result-end", |guest, store| guest
+            .call_on_result_end(store, summary))
     }
 
     pub async fn on_disconnect(&mut self, summary: &SessionSummary) -> Result<(), PluginFault> {
-        guarded!(self, "on-disconnect", |guest, store| guest.call_on_disconnect(store, *summary))
+        guarded!(self, "on-disconnect", |guest, store| guest
+            .call_on_disconnect(store, *summary))
     }
 
     pub async fn on_review(&mut self, event: &ReviewEvent) -> Result<ReviewVerdict, PluginFault> {
-        guarded!(self, "on-review", |guest, store| guest.call_on_review(store, event))
+        guarded!(self, "on-review", |guest, store| guest
+            .call_on_review(store, event))
     }
 
-    pub async fn on_audit_event(&mut self, event: &AuditEvent) -> Result<Result<(), String>, PluginFault> {
-        guarded!(self, "on-audit-event", |guest, store| guest.call_on_audit_event(store, event))
+    pub async fn on_audit_event(
+        &mut self,
+        event: &AuditEvent,
+    ) -> Result<Result<(), String>, PluginFault> {
+        guarded!(self, "on-audit-event", |guest, store| guest
+            .call_on_audit_event(store, event))
     }
 }
 
@@ -188,7 +235,9 @@ fn classify_error(error: &wasmtime::Error, store: &Store<PluginState>, limits: L
         return Fault::MemoryCap(cap.cap);
     }
     let stderr = store.data().stderr_text();
-    let trap = error.downcast_ref::<wasmtime::Trap>().map(|t| t.to_string());
+    let trap = error
+        .downcast_ref::<wasmtime::Trap>()
+        .map(|t| t.to_string());
     let message = match (trap, stderr.is_empty()) {
         (_, false) => last_line(&stderr).to_string(),
         (Some(trap), true) => trap,
@@ -203,7 +252,9 @@ fn classify_error(error: &wasmtime::Error, store: &Store<PluginState>, limits: L
 
 fn last_line(text: &str) -> &str {
     // Rust panics print "thread '…' panicked at file:line:col:\nmessage".
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("note:"));
+    let mut lines = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("note:"));
     let first = lines.next().unwrap_or(text);
     match lines.next() {
         Some(message) if first.contains("panicked at") => message,

@@ -101,7 +101,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
-        v0_1::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking gatehouse:plugin@0.1: {e}"))?;
+        v0_1::add_to_linker(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking gatehouse:plugin@0.1: {e}"))?;
         let cache = cache::CompileCache::new(&engine, settings.cache_dir.clone());
         let ticker = engine::EpochTicker::start(&engine, settings.engine.epoch_tick);
         Ok(Self {
@@ -125,7 +126,10 @@ impl Runtime {
 
     /// Load a plugin component from a `.wasm` file.
     pub async fn load_file(&self, path: &Path) -> Result<Arc<LoadedPlugin>, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         self.load(&bytes).await
     }
 

@@ -15,12 +15,12 @@
 //!
 //! Only hooks a plugin declared are called.
 
+use crate::Runtime;
 use crate::error::PluginFault;
 use crate::instance::PluginInstance;
 use crate::plugin::Binding;
 use crate::rows::apply_edits;
 use crate::v0_1::types::*;
-use crate::Runtime;
 use std::sync::Arc;
 
 /// A connection's ordered plugins.
@@ -41,13 +41,19 @@ pub struct Decision<V> {
 
 impl<V> Decision<V> {
     fn answered(verdict: V, decided_by: Option<String>) -> Self {
-        Self { verdict, decided_by, fault: None }
+        Self {
+            verdict,
+            decided_by,
+            fault: None,
+        }
     }
 }
 
 impl Pipeline {
     pub fn new(bindings: Vec<Arc<Binding>>) -> Self {
-        Self { bindings: bindings.into() }
+        Self {
+            bindings: bindings.into(),
+        }
     }
 
     pub fn bindings(&self) -> &[Arc<Binding>] {
@@ -56,13 +62,23 @@ impl Pipeline {
 
     /// Instantiate and initialise every plugin for `session`. A plugin that
     /// cannot start fails the whole session closed.
-    pub async fn open_session(&self, runtime: &Runtime, session: &Session) -> Result<SessionPlugins, PluginFault> {
+    pub async fn open_session(
+        &self,
+        runtime: &Runtime,
+        session: &Session,
+    ) -> Result<SessionPlugins, PluginFault> {
         let mut instances = Vec::with_capacity(self.bindings.len());
         for binding in self.bindings.iter() {
             let instance = PluginInstance::start(runtime, binding, Some(session)).await?;
-            instances.push(SessionPlugin { binding: binding.clone(), instance });
+            instances.push(SessionPlugin {
+                binding: binding.clone(),
+                instance,
+            });
         }
-        Ok(SessionPlugins { plugins: instances, inspecting: Vec::new() })
+        Ok(SessionPlugins {
+            plugins: instances,
+            inspecting: Vec::new(),
+        })
     }
 }
 
@@ -79,7 +95,11 @@ pub struct SessionPlugins {
 }
 
 fn deny_for_fault<V>(fault: PluginFault, deny: impl FnOnce(String) -> V) -> Decision<V> {
-    Decision { verdict: deny(fault.to_string()), decided_by: Some(fault.plugin.clone()), fault: Some(fault) }
+    Decision {
+        verdict: deny(fault.to_string()),
+        decided_by: Some(fault.plugin.clone()),
+        fault: Some(fault),
+    }
 }
 
 impl SessionPlugins {
@@ -96,10 +116,14 @@ impl SessionPlugins {
             match plugin.instance.on_connect().await {
                 Ok(ConnectVerdict::Allow) => {}
                 Ok(ConnectVerdict::Review(request)) if request.approver_groups.is_empty() => {
-                    let fault = plugin.instance.malformed("on-connect", "review with no approver groups".into());
+                    let fault = plugin
+                        .instance
+                        .malformed("on-connect", "review with no approver groups".into());
                     return deny_for_fault(fault, ConnectVerdict::Deny);
                 }
-                Ok(verdict) => return Decision::answered(verdict, Some(plugin.binding.plugin_name().into())),
+                Ok(verdict) => {
+                    return Decision::answered(verdict, Some(plugin.binding.plugin_name().into()));
+                }
                 Err(fault) => return deny_for_fault(fault, ConnectVerdict::Deny),
             }
         }
@@ -119,29 +143,41 @@ impl SessionPlugins {
                 Ok(QueryVerdict::Allow) => {}
                 Ok(QueryVerdict::Rewrite(text)) => {
                     if text.trim().is_empty() {
-                        let fault = plugin.instance.malformed("on-query", "rewrite to an empty query".into());
+                        let fault = plugin
+                            .instance
+                            .malformed("on-query", "rewrite to an empty query".into());
                         return deny_for_fault(fault, QueryVerdict::Deny);
                     }
                     query.text = text;
                     rewritten_by = Some(plugin.binding.plugin_name().into());
                 }
                 Ok(QueryVerdict::Review(request)) if request.approver_groups.is_empty() => {
-                    let fault = plugin.instance.malformed("on-query", "review with no approver groups".into());
+                    let fault = plugin
+                        .instance
+                        .malformed("on-query", "review with no approver groups".into());
                     return deny_for_fault(fault, QueryVerdict::Deny);
                 }
-                Ok(verdict) => return Decision::answered(verdict, Some(plugin.binding.plugin_name().into())),
+                Ok(verdict) => {
+                    return Decision::answered(verdict, Some(plugin.binding.plugin_name().into()));
+                }
                 Err(fault) => return deny_for_fault(fault, QueryVerdict::Deny),
             }
         }
         match rewritten_by {
-            Some(plugin) => Decision::answered(QueryVerdict::Rewrite(query.text.clone()), Some(plugin)),
+            Some(plugin) => {
+                Decision::answered(QueryVerdict::Rewrite(query.text.clone()), Some(plugin))
+            }
             None => Decision::answered(QueryVerdict::Allow, None),
         }
     }
 
     /// A result with `columns` starts. Returns whether any plugin inspects
     /// its rows (if not, rows need not be batched for plugins at all).
-    pub async fn on_result_start(&mut self, query_id: u64, columns: &[Column]) -> Result<bool, PluginFault> {
+    pub async fn on_result_start(
+        &mut self,
+        query_id: u64,
+        columns: &[Column],
+    ) -> Result<bool, PluginFault> {
         self.inspecting.clear();
         for (index, plugin) in self.plugins.iter_mut().enumerate() {
             if !plugin.binding.plugin.implements(Hook::OnResult) {
@@ -171,12 +207,18 @@ impl SessionPlugins {
     }
 
     /// The result ended: collect counters of the inspecting plugins.
-    pub async fn on_result_end(&mut self, summary: &ResultSummary) -> Result<Vec<Counter>, PluginFault> {
+    pub async fn on_result_end(
+        &mut self,
+        summary: &ResultSummary,
+    ) -> Result<Vec<Counter>, PluginFault> {
         let mut counters = Vec::new();
         for index in std::mem::take(&mut self.inspecting) {
             let plugin = &mut self.plugins[index];
             for counter in plugin.instance.on_result_end(summary).await? {
-                counters.push(Counter { name: format!("{}.{}", plugin.binding.plugin_name(), counter.name), value: counter.value });
+                counters.push(Counter {
+                    name: format!("{}.{}", plugin.binding.plugin_name(), counter.name),
+                    value: counter.value,
+                });
             }
         }
         Ok(counters)

@@ -8,13 +8,16 @@
 //! `describe` itself. A loaded plugin is immutable and shared by every
 //! binding and session that uses that version.
 
+use crate::Runtime;
 use crate::error::{BindError, LoadError};
 use crate::grants::{Grants, Limits};
 use crate::http::AllowedPrefix;
 use crate::instance::PluginInstance;
 use crate::state::BindingContext;
-use crate::v0_1::{self, types::{Capability, Hook, Manifest}};
-use crate::Runtime;
+use crate::v0_1::{
+    self,
+    types::{Capability, Hook, Manifest},
+};
 use std::sync::Arc;
 
 /// A compiled, linked, described plugin component.
@@ -45,12 +48,15 @@ impl HookSet {
 impl LoadedPlugin {
     pub(crate) async fn load(runtime: &Runtime, bytes: &[u8]) -> Result<Self, LoadError> {
         let digest = crate::cache::digest(bytes);
-        let component = runtime.cache.get_or_compile(&runtime.engine, bytes, &digest)?;
+        let component = runtime
+            .cache
+            .get_or_compile(&runtime.engine, bytes, &digest)?;
         let instance_pre = runtime
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        let pre = v0_1::PluginPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        let pre = v0_1::PluginPre::new(instance_pre)
+            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         // Describe with an instance that has no config and no grants.
         let probe_binding = Arc::new(BindingContext {
             plugin: format!("<{}>", &digest[..12]),
@@ -58,13 +64,22 @@ impl LoadedPlugin {
             grants: Grants::default(),
             http_allowlist: Vec::new(),
         });
-        let mut probe = PluginInstance::instantiate_raw(runtime, &pre, probe_binding, None, Limits::default())
+        let mut probe =
+            PluginInstance::instantiate_raw(runtime, &pre, probe_binding, None, Limits::default())
+                .await
+                .map_err(|fault| LoadError::Describe(fault.to_string()))?;
+        let manifest = probe
+            .describe()
             .await
             .map_err(|fault| LoadError::Describe(fault.to_string()))?;
-        let manifest = probe.describe().await.map_err(|fault| LoadError::Describe(fault.to_string()))?;
         check_manifest(&manifest)?;
         let hooks = HookSet::from_hooks(&manifest.hooks);
-        Ok(Self { manifest, digest, pre, hooks })
+        Ok(Self {
+            manifest,
+            digest,
+            pre,
+            hooks,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -83,7 +98,10 @@ impl LoadedPlugin {
 fn check_manifest(manifest: &Manifest) -> Result<(), LoadError> {
     let name_ok = !manifest.name.is_empty()
         && manifest.name.len() <= 64
-        && manifest.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && manifest
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !name_ok {
         return Err(LoadError::BadManifest(format!(
             "name {:?} must be 1-64 ASCII letters, digits, '-' or '_'",
@@ -124,7 +142,10 @@ impl Binding {
             });
         }
         if limits.deadline.is_zero() {
-            return Err(BindError::Limits { plugin: name, message: "deadline must be positive".into() });
+            return Err(BindError::Limits {
+                plugin: name,
+                message: "deadline must be positive".into(),
+            });
         }
         grants.check_against(&name, &plugin.manifest.capabilities)?;
         let http_allowlist = grants
@@ -132,15 +153,36 @@ impl Binding {
             .iter()
             .map(|prefix| AllowedPrefix::parse(prefix))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|message| BindError::Grant { plugin: name.clone(), message })?;
-        let config: Arc<str> = Arc::from(if config.trim().is_empty() { "{}" } else { config });
-        let context = Arc::new(BindingContext { plugin: name.clone(), config: config.clone(), grants, http_allowlist });
-        let mut probe = PluginInstance::instantiate_raw(runtime, &plugin.pre, context.clone(), None, limits).await?;
+            .map_err(|message| BindError::Grant {
+                plugin: name.clone(),
+                message,
+            })?;
+        let config: Arc<str> = Arc::from(if config.trim().is_empty() {
+            "{}"
+        } else {
+            config
+        });
+        let context = Arc::new(BindingContext {
+            plugin: name.clone(),
+            config: config.clone(),
+            grants,
+            http_allowlist,
+        });
+        let mut probe =
+            PluginInstance::instantiate_raw(runtime, &plugin.pre, context.clone(), None, limits)
+                .await?;
         probe
             .validate_config(&config)
             .await?
-            .map_err(|message| BindError::Config { plugin: name, message })?;
-        Ok(Self { plugin, limits, context })
+            .map_err(|message| BindError::Config {
+                plugin: name,
+                message,
+            })?;
+        Ok(Self {
+            plugin,
+            limits,
+            context,
+        })
     }
 
     pub fn plugin_name(&self) -> &str {

@@ -12,7 +12,10 @@ use crate::v0_1::types::{CellEdit, RowBatch};
 pub fn apply_edits(batch: &mut RowBatch, mut edits: Vec<CellEdit>) -> Result<(), String> {
     let cells = batch.rows as usize * batch.columns as usize;
     if batch.cell_lengths.len() != cells {
-        return Err(format!("batch has {} cell lengths for {cells} cells", batch.cell_lengths.len()));
+        return Err(format!(
+            "batch has {} cell lengths for {cells} cells",
+            batch.cell_lengths.len()
+        ));
     }
     for edit in &edits {
         if edit.row >= batch.rows || edit.column >= batch.columns {
@@ -21,7 +24,11 @@ pub fn apply_edits(batch: &mut RowBatch, mut edits: Vec<CellEdit>) -> Result<(),
                 edit.row, edit.column, batch.rows, batch.columns
             ));
         }
-        if edit.value.as_ref().is_some_and(|v| v.len() > i32::MAX as usize) {
+        if edit
+            .value
+            .as_ref()
+            .is_some_and(|v| v.len() > i32::MAX as usize)
+        {
             return Err("edited value too large".into());
         }
     }
@@ -36,7 +43,10 @@ pub fn apply_edits(batch: &mut RowBatch, mut edits: Vec<CellEdit>) -> Result<(),
             None
         } else {
             let end = offset + len as usize;
-            let bytes = batch.data.get(offset..end).ok_or("batch data shorter than its lengths")?;
+            let bytes = batch
+                .data
+                .get(offset..end)
+                .ok_or("batch data shorter than its lengths")?;
             offset = end;
             Some(bytes)
         };
@@ -68,16 +78,33 @@ mod tests {
     use super::*;
 
     fn batch() -> RowBatch {
-        RowBatch { columns: 2, rows: 2, data: b"abcd".to_vec(), cell_lengths: vec![1, -1, 2, 1] }
+        RowBatch {
+            columns: 2,
+            rows: 2,
+            data: b"abcd".to_vec(),
+            cell_lengths: vec![1, -1, 2, 1],
+        }
     }
 
     #[test]
     fn replaces_and_nulls_cells() {
         let mut b = batch();
         let edits = vec![
-            CellEdit { row: 1, column: 0, value: Some(b"XYZ".to_vec()) },
-            CellEdit { row: 0, column: 0, value: None },
-            CellEdit { row: 0, column: 1, value: Some(b"n".to_vec()) },
+            CellEdit {
+                row: 1,
+                column: 0,
+                value: Some(b"XYZ".to_vec()),
+            },
+            CellEdit {
+                row: 0,
+                column: 0,
+                value: None,
+            },
+            CellEdit {
+                row: 0,
+                column: 1,
+                value: Some(b"n".to_vec()),
+            },
         ];
         apply_edits(&mut b, edits).unwrap();
         assert_eq!(b.cell_lengths, vec![-1, 1, 3, 1]);
@@ -88,8 +115,16 @@ mod tests {
     fn last_edit_of_a_cell_wins() {
         let mut b = batch();
         let edits = vec![
-            CellEdit { row: 0, column: 0, value: Some(b"1".to_vec()) },
-            CellEdit { row: 0, column: 0, value: Some(b"2".to_vec()) },
+            CellEdit {
+                row: 0,
+                column: 0,
+                value: Some(b"1".to_vec()),
+            },
+            CellEdit {
+                row: 0,
+                column: 0,
+                value: Some(b"2".to_vec()),
+            },
         ];
         apply_edits(&mut b, edits).unwrap();
         assert_eq!(&b.data[..1], b"2");
@@ -98,7 +133,15 @@ mod tests {
     #[test]
     fn out_of_range_edits_change_nothing() {
         let mut b = batch();
-        let err = apply_edits(&mut b, vec![CellEdit { row: 2, column: 0, value: None }]).unwrap_err();
+        let err = apply_edits(
+            &mut b,
+            vec![CellEdit {
+                row: 2,
+                column: 0,
+                value: None,
+            }],
+        )
+        .unwrap_err();
         assert!(err.contains("outside"), "{err}");
         assert_eq!(b, batch());
     }

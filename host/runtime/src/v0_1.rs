@@ -31,8 +31,13 @@ pub use exports::gatehouse::plugin::guest;
 pub use gatehouse::plugin::{host, http, kv, types};
 
 /// Register the 0.1 imports on a linker.
-pub fn add_to_linker(linker: &mut wasmtime::component::Linker<PluginState>) -> wasmtime::Result<()> {
-    Plugin::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(linker, |state| state)
+pub fn add_to_linker(
+    linker: &mut wasmtime::component::Linker<PluginState>,
+) -> wasmtime::Result<()> {
+    Plugin::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(
+        linker,
+        |state| state,
+    )
 }
 
 impl types::Host for PluginState {}
@@ -67,7 +72,9 @@ impl host::Host for PluginState {
 impl http::Host for PluginState {
     async fn send(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
         if self.binding.http_allowlist.is_empty() {
-            return Err(http::HttpError::NotAllowed("the http-outbound capability is not granted".into()));
+            return Err(http::HttpError::NotAllowed(
+                "the http-outbound capability is not granted".into(),
+            ));
         }
         // Never wait past the hook's own deadline.
         let remaining = self
@@ -80,7 +87,12 @@ impl http::Host for PluginState {
             headers: request.headers,
             body: request.body,
         };
-        match self.services.http.send(&self.binding.http_allowlist, outbound, remaining).await {
+        match self
+            .services
+            .http
+            .send(&self.binding.http_allowlist, outbound, remaining)
+            .await
+        {
             Ok(response) => Ok(http::Response {
                 status: response.status,
                 headers: response.headers,
@@ -104,20 +116,54 @@ impl kv::Host for PluginState {
         if !self.binding.grants.key_value {
             return Err(kv::KvError::NotAllowed);
         }
-        self.services.kv.get(&self.binding.plugin, &key).map_err(kv_error)
+        self.services
+            .kv
+            .get(&self.binding.plugin, &key)
+            .map_err(kv_error)
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), kv::KvError> {
         if !self.binding.grants.key_value {
             return Err(kv::KvError::NotAllowed);
         }
-        self.services.kv.set(&self.binding.plugin, &key, &value).map_err(kv_error)
+        self.services
+            .kv
+            .set(&self.binding.plugin, &key, &value)
+            .map_err(kv_error)
     }
 
     fn delete(&mut self, key: String) -> Result<(), kv::KvError> {
         if !self.binding.grants.key_value {
             return Err(kv::KvError::NotAllowed);
         }
-        self.services.kv.delete(&self.binding.plugin, &key).map_err(kv_error)
+        self.services
+            .kv
+            .delete(&self.binding.plugin, &key)
+            .map_err(kv_error)
+    }
+}
+
+impl types::Hook {
+    /// The hook's WIT name (`on-query`).
+    pub fn wit_name(self) -> &'static str {
+        match self {
+            types::Hook::OnConnect => "on-connect",
+            types::Hook::OnQuery => "on-query",
+            types::Hook::OnResult => "on-result",
+            types::Hook::OnDisconnect => "on-disconnect",
+            types::Hook::OnReview => "on-review",
+            types::Hook::OnAuditEvent => "on-audit-event",
+        }
+    }
+}
+
+impl types::Capability {
+    /// The capability's WIT name (`http-outbound`).
+    pub fn wit_name(self) -> &'static str {
+        match self {
+            types::Capability::HttpOutbound => "http-outbound",
+            types::Capability::Files => "files",
+            types::Capability::KeyValue => "key-value",
+        }
     }
 }

@@ -66,7 +66,8 @@ impl AccessControl {
 #[gatehouse_sdk::plugin]
 impl Plugin for AccessControl {
     type Config = Config;
-    const DESCRIPTION: &'static str = "Allow sessions only to members of the configured groups; never to approvers.";
+    const DESCRIPTION: &'static str =
+        "Allow sessions only to members of the configured groups; never to approvers.";
 
     fn new(config: Config) -> Result<Self, String> {
         Ok(Self { config })
@@ -74,7 +75,9 @@ impl Plugin for AccessControl {
 
     fn validate(config: &Config) -> Result<(), String> {
         if let Some(blank) = config.allowed_groups.iter().find(|g| g.trim().is_empty()) {
-            return Err(format!("allowed_groups contains a blank group name: {blank:?}"));
+            return Err(format!(
+                "allowed_groups contains a blank group name: {blank:?}"
+            ));
         }
         Ok(())
     }

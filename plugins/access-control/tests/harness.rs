@@ -18,7 +18,10 @@ fn connect(config: &str, role: Role, groups: &[&str]) -> ConnectVerdict {
 
 #[test]
 fn members_of_an_allowed_group_connect() {
-    assert_eq!(connect(CONFIG, Role::User, &["eng", "sre"]), ConnectVerdict::Allow);
+    assert_eq!(
+        connect(CONFIG, Role::User, &["eng", "sre"]),
+        ConnectVerdict::Allow
+    );
 }
 
 #[test]
@@ -28,34 +31,53 @@ fn users_outside_the_groups_are_denied_with_a_reason() {
     };
     assert!(reason.contains("alice@example.com"), "{reason}");
     assert!(reason.contains("billing-db.read-only"), "{reason}");
-    assert!(!reason.contains("dba"), "the reason must not list the allowed groups: {reason}");
+    assert!(
+        !reason.contains("dba"),
+        "the reason must not list the allowed groups: {reason}"
+    );
 }
 
 #[test]
 fn approvers_are_denied_even_in_an_allowed_group() {
     let verdict = connect(CONFIG, Role::Approver, &["dba"]);
-    assert!(matches!(verdict, ConnectVerdict::Deny(ref r) if r.contains("approvers")), "{verdict:?}");
+    assert!(
+        matches!(verdict, ConnectVerdict::Deny(ref r) if r.contains("approvers")),
+        "{verdict:?}"
+    );
 }
 
 #[test]
 fn admins_connect_unless_the_config_says_otherwise() {
     assert_eq!(connect(CONFIG, Role::Admin, &[]), ConnectVerdict::Allow);
     let strict = r#"{"allowed_groups": ["dba"], "allow_admins": false}"#;
-    assert!(matches!(connect(strict, Role::Admin, &[]), ConnectVerdict::Deny(_)));
-    assert_eq!(connect(strict, Role::Admin, &["dba"]), ConnectVerdict::Allow);
+    assert!(matches!(
+        connect(strict, Role::Admin, &[]),
+        ConnectVerdict::Deny(_)
+    ));
+    assert_eq!(
+        connect(strict, Role::Admin, &["dba"]),
+        ConnectVerdict::Allow
+    );
 }
 
 #[test]
 fn an_empty_group_list_allows_no_user() {
-    assert!(matches!(connect(r#"{"allowed_groups": []}"#, Role::User, &["dba"]), ConnectVerdict::Deny(_)));
+    assert!(matches!(
+        connect(r#"{"allowed_groups": []}"#, Role::User, &["dba"]),
+        ConnectVerdict::Deny(_)
+    ));
 }
 
 #[test]
 fn bad_configs_are_refused_at_bind_time_with_the_field() {
     let plugin = gatehouse_sdk::test_plugin!();
-    let err = plugin.validate_config(r#"{"allowed_group": ["dba"]}"#).unwrap_err();
+    let err = plugin
+        .validate_config(r#"{"allowed_group": ["dba"]}"#)
+        .unwrap_err();
     assert!(err.contains("unknown field `allowed_group`"), "{err}");
-    let err = plugin.validate_config(r#"{"allowed_groups": ["dba", " "]}"#).unwrap_err();
+    let err = plugin
+        .validate_config(r#"{"allowed_groups": ["dba", " "]}"#)
+        .unwrap_err();
     assert!(err.contains("blank group name"), "{err}");
     let err = plugin.validate_config("{}").unwrap_err();
     assert!(err.contains("missing field `allowed_groups`"), "{err}");

@@ -39,7 +39,10 @@ pub fn plugin(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn expand(item: &mut ItemImpl) -> syn::Result<proc_macro2::TokenStream> {
     if item.trait_.is_none() {
-        return Err(syn::Error::new(item.span(), "#[plugin] goes on `impl Plugin for YourType`"));
+        return Err(syn::Error::new(
+            item.span(),
+            "#[plugin] goes on `impl Plugin for YourType`",
+        ));
     }
     let mut hooks: Vec<&str> = Vec::new();
     for impl_item in &item.items {
@@ -61,7 +64,9 @@ fn expand(item: &mut ItemImpl) -> syn::Result<proc_macro2::TokenStream> {
             _ => {}
         }
     }
-    let hook_idents = hooks.iter().map(|h| syn::Ident::new(h, proc_macro2::Span::call_site()));
+    let hook_idents = hooks
+        .iter()
+        .map(|h| syn::Ident::new(h, proc_macro2::Span::call_site()));
     let hooks_const: ImplItem = syn::parse_quote! {
         const HOOKS: &'static [::gatehouse_sdk::Hook] = &[#(::gatehouse_sdk::Hook::#hook_idents),*];
     };

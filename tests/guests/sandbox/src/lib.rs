@@ -72,14 +72,20 @@ fn report<E: std::fmt::Debug>(what: &str, result: Result<String, E>) -> QueryVer
 impl Plugin for Sandbox {
     type Config = Config;
     const DESCRIPTION: &'static str = "test-only misbehaving plugin";
-    const CAPABILITIES: &'static [Capability] =
-        &[Capability::HttpOutbound, Capability::Files, Capability::KeyValue];
+    const CAPABILITIES: &'static [Capability] = &[
+        Capability::HttpOutbound,
+        Capability::Files,
+        Capability::KeyValue,
+    ];
 
     fn new(config: Config) -> Result<Self, String> {
         if config.mode == Mode::FailInit {
             return Err("refusing to start, as asked".into());
         }
-        Ok(Self { mode: config.mode, masked: 0 })
+        Ok(Self {
+            mode: config.mode,
+            masked: 0,
+        })
     }
 
     fn on_connect(&mut self, _session: &Session) -> ConnectVerdict {
@@ -89,7 +95,9 @@ impl Plugin for Sandbox {
     fn on_query(&mut self, _session: &Session, query: &Query) -> QueryVerdict {
         let arg = query.text.as_str();
         match self.mode {
-            Mode::Allow | Mode::PassRows | Mode::MaskRows | Mode::BadEdits | Mode::FailInit => QueryVerdict::Allow,
+            Mode::Allow | Mode::PassRows | Mode::MaskRows | Mode::BadEdits | Mode::FailInit => {
+                QueryVerdict::Allow
+            }
             Mode::Loop => {
                 let mut n: u64 = 0;
                 loop {
@@ -112,9 +120,18 @@ impl Plugin for Sandbox {
                 }
                 QueryVerdict::Allow
             }
-            Mode::ReadFile => report("read", std::fs::read_to_string(arg).map(|s| s.len().to_string())),
-            Mode::WriteFile => report("write", std::fs::write(arg, b"written by plugin").map(|_| String::new())),
-            Mode::OpenSocket => report("connect", std::net::TcpStream::connect(arg).map(|_| String::new())),
+            Mode::ReadFile => report(
+                "read",
+                std::fs::read_to_string(arg).map(|s| s.len().to_string()),
+            ),
+            Mode::WriteFile => report(
+                "write",
+                std::fs::write(arg, b"written by plugin").map(|_| String::new()),
+            ),
+            Mode::OpenSocket => report(
+                "connect",
+                std::net::TcpStream::connect(arg).map(|_| String::new()),
+            ),
             Mode::Env => {
                 let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
                 let args: Vec<String> = std::env::args().collect();
@@ -148,7 +165,12 @@ impl Plugin for Sandbox {
         }
     }
 
-    fn on_result_start(&mut self, _session: &Session, _query_id: u64, _columns: &[Column]) -> ResultPlan {
+    fn on_result_start(
+        &mut self,
+        _session: &Session,
+        _query_id: u64,
+        _columns: &[Column],
+    ) -> ResultPlan {
         match self.mode {
             Mode::PassRows | Mode::MaskRows | Mode::BadEdits => ResultPlan::Inspect,
             _ => ResultPlan::Pass,
@@ -174,6 +196,9 @@ impl Plugin for Sandbox {
     }
 
     fn on_result_end(&mut self, _session: &Session, _summary: &ResultSummary) -> Vec<Counter> {
-        vec![Counter { name: "masked".into(), value: std::mem::take(&mut self.masked) }]
+        vec![Counter {
+            name: "masked".into(),
+            value: std::mem::take(&mut self.masked),
+        }]
     }
 }

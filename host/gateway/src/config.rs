@@ -1,0 +1,404 @@
+//! The gateway's declarative configuration file (`gatehouse.toml`).
+//!
+//! It declares resources and their roles (the connections users pick),
+//! the plugins enabled on each role with their config, grants and limits,
+//! extra plugin components, and local users. The same format is what the
+//! control plane applies into its store, so a file written today keeps
+//! working when connections move into the database.
+//!
+//! ```toml
+//! [gateway]
+//! state_dir = ".gatehouse"
+//!
+//! [[resources]]
+//! name = "billing-db"
+//! kind = "postgres"
+//! address = "127.0.0.1:5432"
+//!
+//!   [[resources.roles]]
+//!   name = "read-only"                       # users connect to "billing-db.read-only"
+//!   database = "billing"
+//!   username = "readonly"
+//!   password = { env = "BILLING_RO_PASSWORD" }
+//!
+//!     [[resources.roles.plugins]]
+//!     plugin = "guardrails"
+//!     config = { deny_statements = ["drop", "truncate"] }
+//! ```
+//!
+//! Secrets are never written in the file itself: a password is a reference
+//! (`{ env = "VAR" }` or `{ file = "path" }`), resolved when used. Errors
+//! name the file, and the resource/role/plugin at fault.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub gateway: GatewaySection,
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+    /// Plugin components beyond the embedded first-party ones.
+    #[serde(default)]
+    pub plugins: Vec<PluginSource>,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub users: Vec<User>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySection {
+    /// Where the gateway keeps its state (compiled plugins, later the store
+    /// and TLS material). Relative paths are relative to the config file.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        Self {
+            state_dir: default_state_dir(),
+        }
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".gatehouse")
+}
+
+/// Sandbox-wide limits (see `gatehouse_runtime::EngineSettings`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSection {
+    /// Concurrent plugin instances (one per plugin per live session).
+    #[serde(default = "default_max_instances")]
+    pub max_instances: u32,
+    /// Largest memory cap any binding may ask for, in MiB.
+    #[serde(default = "default_max_memory_mb")]
+    pub max_memory_mb: u32,
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        Self {
+            max_instances: default_max_instances(),
+            max_memory_mb: default_max_memory_mb(),
+        }
+    }
+}
+
+fn default_max_instances() -> u32 {
+    1_000
+}
+fn default_max_memory_mb() -> u32 {
+    256
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSource {
+    /// Path to a `.wasm` component. Relative to the config file.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceKind {
+    Postgres,
+    Mysql,
+    Tcp,
+    Http,
+}
+
+/// A database or service; its roles are the connections to it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    pub name: String,
+    pub kind: ResourceKind,
+    /// `host:port` of the upstream.
+    pub address: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub roles: Vec<ResourceRole>,
+}
+
+/// A connection to a resource with its own credentials and plugins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRole {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Upstream database name (databases only).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Upstream user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Upstream password, by reference.
+    #[serde(default)]
+    pub password: Option<SecretRef>,
+    /// Non-secret labels plugins can read (e.g. `environment = "prod"`).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Plugins enabled on this connection, in the order they run.
+    #[serde(default)]
+    pub plugins: Vec<PluginBinding>,
+}
+
+/// Where a secret comes from. The value itself never appears in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub enum SecretRef {
+    /// An environment variable of the gateway process.
+    Env(String),
+    /// A file whose contents (trimmed) are the secret.
+    File(PathBuf),
+}
+
+impl SecretRef {
+    /// Resolve the secret. The error names the reference, never the value.
+    pub fn resolve(&self) -> anyhow::Result<String> {
+        match self {
+            SecretRef::Env(var) => std::env::var(var)
+                .map_err(|_| anyhow::anyhow!("environment variable {var} is not set")),
+            SecretRef::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                .map_err(|e| anyhow::anyhow!("reading secret file {}: {e}", path.display())),
+        }
+    }
+}
+
+/// A plugin enabled on a connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginBinding {
+    /// The plugin's manifest name (`access-control`, `guardrails`, …).
+    pub plugin: String,
+    /// The plugin's own config; validated by the plugin at startup.
+    #[serde(default = "empty_table")]
+    pub config: toml::Value,
+    #[serde(default)]
+    pub grants: gatehouse_runtime::Grants,
+    /// Per-hook deadline in milliseconds.
+    #[serde(default = "default_deadline_ms")]
+    pub deadline_ms: u64,
+    /// Memory cap in MiB.
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u32,
+}
+
+fn empty_table() -> toml::Value {
+    toml::Value::Table(Default::default())
+}
+fn default_deadline_ms() -> u64 {
+    100
+}
+fn default_memory_mb() -> u32 {
+    32
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+    Approver,
+}
+
+/// A local user (SSO users come from the identity provider).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub email: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub role: Role,
+    /// SHA-256 hashes (hex) of the user's access tokens. Tokens themselves
+    /// are never stored.
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
+}
+
+impl Config {
+    /// Read and check `path`. Relative paths inside are made relative to
+    /// the file's directory.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.rebase(base);
+        config
+            .check()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(config)
+    }
+
+    fn rebase(&mut self, base: &Path) {
+        let rebase = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        rebase(&mut self.gateway.state_dir);
+        for plugin in &mut self.plugins {
+            rebase(&mut plugin.path);
+        }
+        for role in self.resources.iter_mut().flat_map(|r| r.roles.iter_mut()) {
+            if let Some(SecretRef::File(path)) = &mut role.password {
+                rebase(path);
+            }
+            for binding in &mut role.plugins {
+                if let Some(dir) = &mut binding.grants.files {
+                    rebase(dir);
+                }
+            }
+        }
+    }
+
+    /// Structural checks that need no plugin: names, uniqueness, ranges.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for resource in &self.resources {
+            check_name("resource", &resource.name)?;
+            if resource.roles.is_empty() {
+                anyhow::bail!(
+                    "resource '{}' has no roles: users connect to a role",
+                    resource.name
+                );
+            }
+            for role in &resource.roles {
+                check_name("role", &role.name)?;
+                let connection = format!("{}.{}", resource.name, role.name);
+                if !seen.insert(connection.clone()) {
+                    anyhow::bail!("connection '{connection}' is declared twice");
+                }
+                for binding in &role.plugins {
+                    if binding.deadline_ms == 0 || binding.deadline_ms > 60_000 {
+                        anyhow::bail!(
+                            "connection '{connection}', plugin '{}': deadline_ms must be 1..=60000",
+                            binding.plugin
+                        );
+                    }
+                    if binding.memory_mb == 0 || binding.memory_mb > self.runtime.max_memory_mb {
+                        anyhow::bail!(
+                            "connection '{connection}', plugin '{}': memory_mb must be 1..={} (runtime.max_memory_mb)",
+                            binding.plugin,
+                            self.runtime.max_memory_mb
+                        );
+                    }
+                }
+            }
+        }
+        let mut emails = std::collections::HashSet::new();
+        for user in &self.users {
+            if !emails.insert(user.email.to_ascii_lowercase()) {
+                anyhow::bail!("user '{}' is declared twice", user.email);
+            }
+            for hash in &user.token_sha256 {
+                if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+                    anyhow::bail!(
+                        "user '{}': token_sha256 entries must be 64 hex digits",
+                        user.email
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_name(what: &str, name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        anyhow::bail!(
+            "{what} name {name:?} must be 1-63 ASCII letters, digits, '-' or '_' (no dots: '.' joins resource and role)"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Config> {
+        let config: Config = toml::from_str(text)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn a_full_example_parses() {
+        let config = parse(
+            r#"
+            [[resources]]
+            name = "billing-db"
+            kind = "postgres"
+            address = "127.0.0.1:5432"
+              [[resources.roles]]
+              name = "read-only"
+              database = "test"
+              username = "ro"
+              password = { env = "RO_PASSWORD" }
+              attributes = { environment = "production" }
+                [[resources.roles.plugins]]
+                plugin = "guardrails"
+                config = { deny_statements = ["drop"] }
+                deadline_ms = 50
+            [[users]]
+            email = "alice@example.com"
+            role = "user"
+            groups = ["dba"]
+            "#,
+        )
+        .unwrap();
+        let role = &config.resources[0].roles[0];
+        assert_eq!(role.password, Some(SecretRef::Env("RO_PASSWORD".into())));
+        assert_eq!(role.plugins[0].memory_mb, 32);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_names_are_refused() {
+        let err =
+            parse("[[resources]]\nname='a'\nkind='postgres'\naddress='x'\nadress='y'").unwrap_err();
+        assert!(err.to_string().contains("unknown field `adress`"), "{err}");
+        let err = parse("[[resources]]\nname='a.b'\nkind='postgres'\naddress='x'\n[[resources.roles]]\nname='r'").unwrap_err();
+        assert!(err.to_string().contains("no dots"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_connections_are_refused() {
+        let text = "[[resources]]\nname='a'\nkind='postgres'\naddress='x'\n[[resources.roles]]\nname='r'\n[[resources.roles]]\nname='r'";
+        assert!(
+            parse(text)
+                .unwrap_err()
+                .to_string()
+                .contains("declared twice")
+        );
+    }
+
+    #[test]
+    fn secrets_resolve_without_echoing_values() {
+        let err = SecretRef::Env("GATEHOUSE_SURELY_UNSET".into())
+            .resolve()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable GATEHOUSE_SURELY_UNSET is not set"
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! # gatehouse (the gateway)
+//!
+//! The host process: configuration, the catalog of connections and their
+//! plugin pipelines, and (as they land) the protocol front doors, the store
+//! and the API. Policy lives in plugins (`gatehouse-runtime` runs them); this
+//! crate only wires sessions to them.
+
+pub mod catalog;
+pub mod config;

