@@ -96,8 +96,9 @@
 //!   the real boundary.
 //! * **Cost**: `validate` (which the SDK runs at bind time *and* at every
 //!   session's init) only parses the patterns; `new` stores the config.
-//!   Regexes are compiled on the first query of the session and kept
-//!   (about 50-100 µs natively for a `(?i)` pattern). If that compile
+//!   Regexes are compiled on the first query of the session and kept: in
+//!   the sandbox, the first query with two `(?i)`/`\b` patterns took about
+//!   2 ms, later queries about 0.15 ms (mostly parsing). If that compile
 //!   fails (a pattern past the 1 MiB compiled-size limit, which syntax
 //!   checking cannot see) every query of the session is denied, with the
 //!   pattern named, rather than allowed.
