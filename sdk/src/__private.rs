@@ -49,9 +49,11 @@ pub fn validate_config<P: Plugin>(config: &str) -> Result<(), String> {
 }
 
 impl<P: Plugin> State<P> {
+    /// Parse the config and build the plugin. `validate` is not repeated
+    /// here: the host ran `validate-config` on this exact config when the
+    /// binding was made, and `init` runs once per session.
     pub fn init(&mut self, session: Option<Session>) -> Result<(), String> {
         let config: P::Config = parse_config(&wit_host::config()).map_err(|e| e.to_string())?;
-        P::validate(&config)?;
         self.plugin = Some(P::new(config)?);
         self.session = session;
         Ok(())
@@ -189,10 +191,10 @@ macro_rules! export_plugin {
                 }
                 fn on_audit_event(event: $crate::AuditEvent) -> Result<(), String> {
                     __with(|s| s.on_audit_event(event))
-        }
+                }
             }
 
-            __gh::export_guest!(__GatehouseGuest with_types_in $crate::__private::bindings);
+    __gh::export_guest!(__GatehouseGuest with_types_in $crate::__private::bindings);
         };
     };
 }

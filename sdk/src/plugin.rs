@@ -39,7 +39,9 @@ pub trait Plugin: Sized + 'static {
     fn new(config: Self::Config) -> Result<Self, String>;
 
     /// Checks beyond what serde enforces (ranges, regex syntax …). Runs when
-    /// an admin binds the plugin, so mistakes surface then, not at connect.
+    /// an admin binds the plugin, so mistakes surface then, not at connect;
+    /// it is not repeated for each session (`new` gets an already-validated
+    /// config).
     fn validate(config: &Self::Config) -> Result<(), String> {
         let _ = config;
         Ok(())

@@ -12,7 +12,9 @@
 //!   minimal masking hook (per cell), vs a result no plugin inspects.
 
 use gatehouse_runtime::types::*;
-use gatehouse_runtime::{Binding, Grants, Limits, LoadedPlugin, Pipeline, Runtime, RuntimeSettings};
+use gatehouse_runtime::{
+    Binding, Grants, Limits, LoadedPlugin, Pipeline, Runtime, RuntimeSettings,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +28,9 @@ fn component(package: &str) -> PathBuf {
         }
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
     gatehouse_plugin_build::build(&root.join("Cargo.toml"), &[package], &target.join("wasm"))
         .unwrap_or_else(|e| panic!("{e}"))
         .join(file)
@@ -40,7 +44,10 @@ struct Stats {
 fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    Stats { p50: at(0.50), p99: at(0.99) }
+    Stats {
+        p50: at(0.50),
+        p99: at(0.99),
+    }
 }
 
 fn session() -> Session {
@@ -65,11 +72,26 @@ fn session() -> Session {
 }
 
 async fn bind(runtime: &Runtime, plugin: &Arc<LoadedPlugin>, config: &str) -> Arc<Binding> {
-    Arc::new(Binding::new(runtime, plugin.clone(), config, Grants::default(), Limits::default()).await.expect("bind"))
+    Arc::new(
+        Binding::new(
+            runtime,
+            plugin.clone(),
+            config,
+            Grants::default(),
+            Limits::default(),
+        )
+        .await
+        .expect("bind"),
+    )
 }
 
 fn batch(rows: u32, columns: u32) -> RowBatch {
-    let mut batch = RowBatch { columns, rows, data: Vec::new(), cell_lengths: Vec::new() };
+    let mut batch = RowBatch {
+        columns,
+        rows,
+        data: Vec::new(),
+        cell_lengths: Vec::new(),
+    };
     for row in 0..rows {
         for column in 0..columns {
             let cell = match column {
@@ -85,17 +107,45 @@ fn batch(rows: u32, columns: u32) -> RowBatch {
 }
 
 fn line(name: &str, s: &Stats, baseline: Option<&Stats>, per: Option<(f64, &str)>) {
-    let ratio = baseline.map(|b| format!("{:>8.1}x baseline", s.p50.as_secs_f64() / b.p50.as_secs_f64().max(1e-9))).unwrap_or_default();
+    let ratio = baseline
+        .map(|b| {
+            format!(
+                "{:>8.1}x baseline",
+                s.p50.as_secs_f64() / b.p50.as_secs_f64().max(1e-9)
+            )
+        })
+        .unwrap_or_default();
     let per = per
         .map(|(n, unit)| format!("  = {:.1} ns/{unit}", s.p50.as_nanos() as f64 / n))
         .unwrap_or_default();
-    println!("{name:<48} p50 {:>10.2?}  p99 {:>10.2?} {ratio}{per}", s.p50, s.p99);
+    println!(
+        "{name:<48} p50 {:>10.2?}  p99 {:>10.2?} {ratio}{per}",
+        s.p50, s.p99
+    );
 }
 
 const ITERATIONS: usize = 3_000;
 
+/// Minor page faults of this process so far (Linux; 0 elsewhere).
+fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(7)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
 fn main() {
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     tokio.block_on(async {
         let runtime = Runtime::new(RuntimeSettings::default()).expect("runtime");
         let access = runtime.load_file(&component("access-control")).await.expect("access-control");
@@ -126,9 +176,12 @@ fn main() {
             }
         };
         let base_open = open(empty.clone()).await;
+        let faults_before = minor_faults();
         let open_two = open(two.clone()).await;
+        let faults_per_open = (minor_faults() - faults_before) as f64 / ITERATIONS as f64;
         line("open session: no plugins (baseline)", &base_open, None, None);
         line("open session: access-control + guardrails", &open_two, Some(&base_open), None);
+        println!("  (page faults per open: {faults_per_open:.2})");
         println!();
 
         // --- on-query ---
