@@ -27,6 +27,9 @@ pub struct ConnectionEntry {
     pub database: Option<String>,
     pub username: Option<String>,
     pub password: Option<SecretRef>,
+    /// TLS policy towards the upstream and its CA bundle.
+    pub tls: crate::pg::upstream::UpstreamTls,
+    pub ca_file: Option<std::path::PathBuf>,
     pub pipeline: Pipeline,
 }
 
@@ -128,6 +131,8 @@ impl Catalog {
                     database: role.database.clone(),
                     username: role.username.clone(),
                     password: role.password.clone(),
+                    tls: resource.tls,
+                    ca_file: resource.ca_file.clone(),
                     pipeline: Pipeline::new(bindings),
                 };
                 connections.insert(name, Arc::new(entry));

@@ -41,6 +41,9 @@ pub struct Config {
     pub gateway: GatewaySection,
     #[serde(default)]
     pub runtime: RuntimeSection,
+    /// The PostgreSQL front door.
+    #[serde(default)]
+    pub postgres: PostgresSection,
     /// Plugin components beyond the embedded first-party ones.
     #[serde(default)]
     pub plugins: Vec<PluginSource>,
@@ -69,6 +72,40 @@ impl Default for GatewaySection {
 
 fn default_state_dir() -> PathBuf {
     PathBuf::from(".gatehouse")
+}
+
+/// The PostgreSQL listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSection {
+    /// Address clients connect to (`psql -h … -p …`).
+    #[serde(default = "default_pg_listen")]
+    pub listen: String,
+    /// PEM certificate chain and key for TLS. Without them the gateway
+    /// generates a self-signed pair in `state_dir` on first start.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// Accept tokens over an unencrypted connection from a non-loopback
+    /// client. Off by default: tokens are passwords.
+    #[serde(default)]
+    pub allow_plaintext_password_off_loopback: bool,
+}
+
+impl Default for PostgresSection {
+    fn default() -> Self {
+        Self {
+            listen: default_pg_listen(),
+            tls_cert: None,
+            tls_key: None,
+            allow_plaintext_password_off_loopback: false,
+        }
+    }
+}
+
+fn default_pg_listen() -> String {
+    "127.0.0.1:15432".into()
 }
 
 /// Sandbox-wide limits (see `gatehouse_runtime::EngineSettings`).
@@ -125,8 +162,29 @@ pub struct Resource {
     pub address: String,
     #[serde(default)]
     pub description: String,
+    /// TLS to the upstream, as libpq's `sslmode`: `disable`, `prefer` (the
+    /// default, like libpq), `require` (encrypt, no verification),
+    /// `verify-ca`, `verify-full`.
+    #[serde(default = "default_upstream_tls", deserialize_with = "upstream_tls")]
+    pub tls: crate::pg::upstream::UpstreamTls,
+    /// CA bundle (PEM) for `verify-ca` / `verify-full`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     #[serde(default)]
     pub roles: Vec<ResourceRole>,
+}
+
+fn default_upstream_tls() -> crate::pg::upstream::UpstreamTls {
+    crate::pg::upstream::UpstreamTls::Prefer
+}
+
+fn upstream_tls<'de, D: serde::Deserializer<'de>>(de: D) -> Result<crate::pg::upstream::UpstreamTls, D::Error> {
+    let text = String::deserialize(de)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "unknown tls mode {text:?}; expected disable, prefer, require, verify-ca or verify-full"
+        ))
+    })
 }
 
 /// A connection to a resource with its own credentials and plugins.
@@ -250,6 +308,14 @@ impl Config {
             }
         };
         rebase(&mut self.gateway.state_dir);
+        for path in [&mut self.postgres.tls_cert, &mut self.postgres.tls_key].into_iter().flatten() {
+            rebase(path);
+        }
+        for resource in &mut self.resources {
+            if let Some(ca) = &mut resource.ca_file {
+                rebase(ca);
+            }
+        }
         for plugin in &mut self.plugins {
             rebase(&mut plugin.path);
         }
@@ -267,6 +333,9 @@ impl Config {
 
     /// Structural checks that need no plugin: names, uniqueness, ranges.
     pub fn check(&self) -> anyhow::Result<()> {
+        if self.postgres.tls_cert.is_some() != self.postgres.tls_key.is_some() {
+            anyhow::bail!("postgres.tls_cert and postgres.tls_key go together");
+        }
         let mut seen = std::collections::HashSet::new();
         for resource in &self.resources {
             check_name("resource", &resource.name)?;

@@ -7,3 +7,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod identity;
+pub mod record;
+pub mod server;
+pub mod pg;

@@ -37,6 +37,18 @@ enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+    /// Access tokens (the password users give their database client).
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Create a random access token. Prints the token (shown once: give it
+    /// to the user) and the SHA-256 to put in the user's `token_sha256`.
+    New,
 }
 
 #[derive(Subcommand)]
@@ -61,11 +73,12 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<config::Config> {
 }
 
 fn init_tracing() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
@@ -94,26 +107,32 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { config } => {
             let config = load_config(config.as_ref())?;
-            std::fs::create_dir_all(&config.gateway.state_dir).with_context(|| {
-                format!(
-                    "creating state directory {}",
-                    config.gateway.state_dir.display()
-                )
-            })?;
-            let catalog = catalog::Catalog::build(&config).await?;
+            let gateway =
+                gatehouse::server::Gateway::start(&config, std::sync::Arc::new(gatehouse::record::TracingRecorder)).await?;
             tracing::info!(
-                plugins = catalog.plugins.len(),
-                connections = catalog.connections.len(),
+                postgres = %gateway.postgres_addr,
+                plugins = gateway.catalog.plugins.len(),
+                connections = gateway.catalog.connections.len(),
                 state_dir = %config.gateway.state_dir.display(),
                 "gatehouse is ready; press Ctrl-C to stop"
             );
-            for (name, plugin) in &catalog.plugins {
+            for (name, plugin) in &gateway.catalog.plugins {
                 tracing::info!(plugin = %name, version = %plugin.manifest.version, "plugin available");
             }
-            tokio::signal::ctrl_c()
-                .await
-                .context("waiting for Ctrl-C")?;
-            tracing::info!("shutting down");
+            tokio::select! {
+                result = gateway.wait() => result,
+                signal = tokio::signal::ctrl_c() => {
+                    signal.context("waiting for Ctrl-C")?;
+                    tracing::info!("shutting down");
+                    Ok(())
+                }
+            }
+        }
+        Command::Tokens { command: TokensCommand::New } => {
+            let (token, digest) = gatehouse::identity::new_token();
+            println!("token:        {token}");
+            println!("token_sha256: {digest}");
+            eprintln!("The token is shown only now; the gateway stores only its SHA-256.");
             Ok(())
         }
         Command::Check { config } => {

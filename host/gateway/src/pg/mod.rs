@@ -1,0 +1,72 @@
+//! The PostgreSQL front door: clients connect with the tools they already
+//! use (psql, drivers, ORMs); the gateway decides with the connection's
+//! plugins and relays to the real server with credentials the user never
+//! sees.
+//!
+//! * [`wire`]: the protocol v3 message codec (frontend, backend, startup).
+//! * [`upstream`]: logging in to the real server (SCRAM, md5, cleartext,
+//!   trust; TCP or TLS).
+//! * [`handshake`]: TLS negotiation, authentication, connection choice.
+//! * [`session`]: one session's query loop and result path ([`results`]).
+//! * [`cancel`]: gateway-issued cancel keys mapped to upstream ones.
+//! * [`serve`]: the accept loop; one task and one tracing span per client.
+
+pub mod cancel;
+pub mod handshake;
+pub mod reply;
+pub mod results;
+pub mod session;
+pub mod stream;
+pub mod tls;
+pub mod types;
+pub mod upstream;
+pub mod wire;
+
+use crate::catalog::Catalog;
+use crate::identity::Directory;
+use crate::record::SessionRecorder;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+/// What every PostgreSQL session shares.
+pub struct FrontDoor {
+    pub catalog: Arc<Catalog>,
+    pub directory: Arc<Directory>,
+    pub recorder: Arc<dyn SessionRecorder>,
+    /// TLS for clients that ask for it; `None` answers `N` to SSLRequest.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub allow_plaintext_off_loopback: bool,
+    pub cancels: cancel::CancelRegistry,
+}
+
+/// Accept clients until the listener fails.
+pub async fn serve(listener: TcpListener, door: Arc<FrontDoor>) -> anyhow::Result<()> {
+    loop {
+        let (socket, peer) = listener.accept().await?;
+        let _ = socket.set_nodelay(true);
+        let door = door.clone();
+        let span = tracing::info_span!("pg", client = %peer, session = tracing::field::Empty);
+        tokio::spawn(
+            async move {
+                let outcome = tokio::time::timeout(handshake::HANDSHAKE_TIMEOUT, handshake::handshake(socket, peer, &door)).await;
+                let admitted = match outcome {
+                    Ok(Ok(handshake::Outcome::Admitted(admitted))) => *admitted,
+                    Ok(Ok(handshake::Outcome::Done)) => return,
+                    Ok(Err(err)) => {
+                        tracing::debug!(error = %err, "handshake ended");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!("handshake timed out");
+                        return;
+                    }
+                };
+                if let Err(err) = session::run(admitted, peer, &door).await {
+                    tracing::debug!(error = %err, "session ended with an error");
+                }
+            }
+            .instrument(span),
+        );
+    }
+}

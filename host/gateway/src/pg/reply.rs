@@ -1,0 +1,29 @@
+//! What the gateway itself says to a client, in PostgreSQL's terms: its
+//! errors (with the SQLSTATE codes the gateway uses) and the
+//! `ReadyForQuery` it sends after answering a query on its own.
+//!
+//! SQLSTATEs used: `28P01` bad credentials, `28000` access refused (TLS
+//! required, connect denied, replication), `3D000` unknown connection,
+//! `42501` query denied / held for review / result withheld, `0A000` not
+//! supported, `08001` upstream unreachable, `08006` upstream lost, `08P01`
+//! protocol violation.
+
+use crate::pg::wire::backend::encode;
+use crate::pg::wire::backend::{ErrorFields, Severity, TransactionStatus};
+use bytes::BytesMut;
+
+/// An `ERROR`: the statement failed, the session goes on.
+pub fn error(out: &mut BytesMut, sqlstate: &str, message: &str) {
+    encode::error_response(out, &ErrorFields::new(Severity::Error, sqlstate, message));
+}
+
+/// A `FATAL`: the session ends after this message.
+pub fn fatal(out: &mut BytesMut, sqlstate: &str, message: &str) {
+    encode::error_response(out, &ErrorFields::new(Severity::Fatal, sqlstate, message));
+}
+
+/// `ReadyForQuery` with a status byte as the upstream reported it
+/// (`I`, `T` or `E`; anything else is sent as idle).
+pub fn ready_for_query(out: &mut BytesMut, status: u8) {
+    encode::ready_for_query(out, TransactionStatus::from_byte(status).unwrap_or(TransactionStatus::Idle));
+}

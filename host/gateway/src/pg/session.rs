@@ -1,0 +1,465 @@
+//! One admitted client's session: plugins opened and asked `on-connect`,
+//! the upstream logged in with the connection's own credentials, then
+//! every query decided by the plugins before it reaches the database.
+//!
+//! **Protocol coverage.** The simple query protocol is proxied in full:
+//! multi-statement texts, rewrites, result hooks, `COPY … FROM STDIN` and
+//! `TO STDOUT`. The extended protocol (Parse/Bind/Execute, function calls)
+//! is *refused* with a clear error until its statement registry lands:
+//! relaying it undecided would let a client bypass `on-query`. That is
+//! fail-closed by design, not an oversight.
+//!
+//! **Denials** answer `ErrorResponse` (SQLSTATE 42501, the plugin's reason)
+//! followed by `ReadyForQuery` with the transaction status the upstream
+//! last reported: a denied statement never reached the database, so an open
+//! transaction stays usable.
+//!
+//! **Failure modes.** The client going away ends the session and drops the
+//! upstream connection (the server aborts whatever was running). The
+//! upstream going away ends the session with a FATAL error to the client.
+//! A plugin fault while rows stream aborts the result: the rest is withheld
+//! and the client gets an error, then the session continues.
+
+use crate::pg::FrontDoor;
+use crate::pg::handshake::Admitted;
+use crate::pg::reply;
+use crate::pg::wire::backend::encode;
+use crate::pg::results::{PendingRows, columns};
+use crate::pg::stream::ClientStream;
+use crate::pg::upstream::{self, UpstreamConfig, UpstreamConnection};
+use crate::pg::wire::backend::DataRow;
+use crate::pg::wire::backend::row_description::decode_row_description;
+use crate::pg::wire::framing::{RawMessage, read_message};
+use crate::pg::wire::frontend::FrontendMessage;
+use crate::pg::wire::tags;
+use crate::record::{SessionEvent, Verdict};
+use bytes::BytesMut;
+use gatehouse_runtime::types::{
+    ConnectVerdict, Query, QueryProtocol, QueryVerdict, ResultSummary, Session, SessionSummary, SessionVerb,
+};
+use gatehouse_runtime::SessionPlugins;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::AsyncWriteExt;
+
+/// Largest message accepted from a client (a `COPY` chunk or a query text).
+const MAX_CLIENT_MESSAGE: usize = 64 << 20;
+/// Largest message accepted from the upstream.
+const MAX_UPSTREAM_MESSAGE: usize = 1 << 30;
+/// Output is flushed to the client when this much is buffered.
+const FLUSH_BYTES: usize = 64 << 10;
+
+fn session_id() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("random source");
+    hex::encode(bytes)
+}
+
+struct Counters {
+    queries: u64,
+    denied: u64,
+    rows: u64,
+}
+
+/// Run the session to its end.
+pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyhow::Result<()> {
+    let Admitted { mut stream, mut buffer, identity, connection, params } = admitted;
+    let started = Instant::now();
+    let session = Session {
+        id: session_id(),
+        client_address: peer.to_string(),
+        verb: SessionVerb::Connect,
+        identity: identity.clone(),
+        connection: connection.info.clone(),
+        started_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+    };
+    tracing::Span::current().record("session", session.id.as_str());
+    let mut out = BytesMut::with_capacity(16 << 10);
+    let refused = |reason: &str| SessionEvent::Refused {
+        client: peer.to_string(),
+        user: identity.email.clone(),
+        connection: connection.info.name.clone(),
+        reason: reason.to_string(),
+        at: SystemTime::now(),
+    };
+
+    let mut plugins = match connection.pipeline.open_session(&door.catalog.runtime, &session).await {
+        Ok(plugins) => plugins,
+        Err(fault) => {
+            reply::fatal(&mut out, "28000", &format!("access denied: {fault}"));
+            door.recorder.record(refused(&fault.to_string()));
+            stream.write_all(&out).await?;
+            return Ok(());
+        }
+    };
+    let decision = plugins.on_connect().await;
+    let denial = match decision.verdict {
+        ConnectVerdict::Allow => None,
+        ConnectVerdict::Deny(reason) => Some(reason),
+        ConnectVerdict::Review(request) => Some(format!(
+            "access to this connection needs approval ({}); ask an approver in: {}",
+            request.reason,
+            request.approver_groups.join(", ")
+        )),
+    };
+    if let Some(reason) = denial {
+        reply::fatal(&mut out, "28000", &reason);
+        door.recorder.record(refused(&reason));
+        stream.write_all(&out).await?;
+        return Ok(());
+    }
+
+    let mut upstream = match connect_upstream(&connection, &params).await {
+        Ok(upstream) => upstream,
+        Err(err) => {
+            tracing::warn!(error = %err, "upstream connection failed");
+            reply::fatal(&mut out, "08001", &format!("could not connect to connection \"{}\": {err}", connection.info.name));
+            door.recorder.record(refused(&format!("upstream: {err}")));
+            stream.write_all(&out).await?;
+            return Ok(());
+        }
+    };
+    let cancel_key = door.cancels.register(&connection, upstream.process_id, upstream.secret_key);
+    encode::authentication_ok(&mut out);
+    for (name, value) in &upstream.parameters {
+        encode::parameter_status(&mut out, name, value);
+    }
+    encode::backend_key_data(&mut out, cancel_key.process_id(), cancel_key.secret_key());
+    reply::ready_for_query(&mut out, b'I');
+    stream.write_all(&out).await?;
+    out.clear();
+    door.recorder.record(SessionEvent::Connected {
+        session_id: session.id.clone(),
+        client: peer.to_string(),
+        user_id: identity.user_id.clone(),
+        email: identity.email.clone(),
+        connection: connection.info.name.clone(),
+        at: SystemTime::now(),
+    });
+
+    let mut proxy = Proxy {
+        door,
+        session_id: session.id.clone(),
+        plugins: &mut plugins,
+        upstream: &mut upstream,
+        upstream_buffer: BytesMut::with_capacity(64 << 10),
+        transaction_status: b'I',
+        counters: Counters { queries: 0, denied: 0, rows: 0 },
+        next_query_id: 1,
+    };
+    proxy.upstream_buffer = std::mem::take(&mut proxy.upstream.read_buffer);
+    let result = proxy.serve(&mut stream, &mut buffer, &mut out).await;
+    let Counters { queries, denied, rows } = proxy.counters;
+    let duration = started.elapsed();
+    plugins
+        .on_disconnect(&SessionSummary { queries, denied, rows, duration_ms: duration.as_millis() as u64 })
+        .await;
+    door.recorder.record(SessionEvent::Disconnected { session_id: session.id, queries, denied, rows, duration });
+    result
+}
+
+async fn connect_upstream(
+    connection: &crate::catalog::ConnectionEntry,
+    params: &[(String, String)],
+) -> anyhow::Result<UpstreamConnection> {
+    let password = match &connection.password {
+        Some(secret) => Some(secret.resolve()?),
+        None => None,
+    };
+    let mut config = UpstreamConfig::new(
+        connection.address.clone(),
+        connection.database.clone().unwrap_or_else(|| "postgres".into()),
+        connection.username.clone().unwrap_or_else(|| "postgres".into()),
+        password,
+    );
+    config.tls = connection.tls;
+    config.ca_file = connection.ca_file.clone();
+    config.startup_params = params.to_vec();
+    Ok(upstream::connect(&config).await?)
+}
+
+struct Proxy<'a> {
+    door: &'a FrontDoor,
+    session_id: String,
+    plugins: &'a mut SessionPlugins,
+    upstream: &'a mut UpstreamConnection,
+    upstream_buffer: BytesMut,
+    /// As last reported by the upstream's `ReadyForQuery`.
+    transaction_status: u8,
+    counters: Counters,
+    next_query_id: u64,
+}
+
+/// What the upstream said about one query.
+#[derive(Default)]
+struct QueryOutcome {
+    rows: u64,
+    command_tag: Option<String>,
+    counters: Vec<(String, u64)>,
+    /// A plugin fault aborted a result.
+    aborted: Option<String>,
+}
+
+impl Proxy<'_> {
+    async fn serve(&mut self, client: &mut ClientStream, buffer: &mut BytesMut, out: &mut BytesMut) -> anyhow::Result<()> {
+        loop {
+            let Some(message) = read_message(client, buffer, MAX_CLIENT_MESSAGE).await? else { return Ok(()) };
+            let decoded = match FrontendMessage::decode(&message) {
+                Ok(decoded) => decoded,
+                Err(err) => {
+                    reply::fatal(out, "08P01", &format!("protocol violation: {err}"));
+                    client.write_all(out).await?;
+                    return Ok(());
+                }
+            };
+            match decoded {
+                FrontendMessage::Query { sql } => self.simple_query(sql, client, buffer, out).await?,
+                FrontendMessage::Terminate => {
+                    let mut bye = BytesMut::new();
+                    message.encode(&mut bye);
+                    let _ = self.upstream.stream.write_all(&bye).await;
+                    return Ok(());
+                }
+                FrontendMessage::Sync => {
+                    // A Sync on its own (e.g. after a refused Parse): answer it.
+                    reply::ready_for_query(out, self.transaction_status);
+                    client.write_all(out).await?;
+                    out.clear();
+                }
+                FrontendMessage::Flush => {}
+                other => {
+                    self.refuse_extended(other.name(), client, buffer, out).await?;
+                }
+            }
+        }
+    }
+
+    /// Refuse an extended-protocol batch: error now, discard to `Sync`.
+    async fn refuse_extended(
+        &mut self,
+        what: &str,
+        client: &mut ClientStream,
+        buffer: &mut BytesMut,
+        out: &mut BytesMut,
+    ) -> anyhow::Result<()> {
+        reply::error(
+            out,
+            "0A000",
+            &format!("{what}: the extended query protocol is not supported by this gateway yet; use the simple protocol"),
+        );
+        client.write_all(out).await?;
+        out.clear();
+        loop {
+            let Some(message) = read_message(client, buffer, MAX_CLIENT_MESSAGE).await? else { return Ok(()) };
+            if message.tag == tags::frontend::SYNC {
+                reply::ready_for_query(out, self.transaction_status);
+                client.write_all(out).await?;
+                out.clear();
+                return Ok(());
+            }
+            if message.tag == tags::frontend::TERMINATE {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn simple_query(
+        &mut self,
+        sql: String,
+        client: &mut ClientStream,
+        buffer: &mut BytesMut,
+        out: &mut BytesMut,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let query_id = self.next_query_id;
+        self.next_query_id += 1;
+        self.counters.queries += 1;
+        let mut query = Query { id: query_id, text: sql, protocol: QueryProtocol::Simple, parameters: Vec::new() };
+        let decision = self.plugins.on_query(&mut query).await;
+        let verdict = match &decision.verdict {
+            QueryVerdict::Allow => Verdict::Allowed,
+            QueryVerdict::Rewrite(_) => Verdict::Rewritten,
+            QueryVerdict::Deny(reason) => Verdict::Denied { reason: reason.clone() },
+            QueryVerdict::Review(request) => Verdict::Review { reason: request.reason.clone() },
+        };
+        let outcome = match &decision.verdict {
+            QueryVerdict::Deny(reason) => {
+                self.counters.denied += 1;
+                reply::error(out, "42501", reason);
+                reply::ready_for_query(out, self.transaction_status);
+                client.write_all(out).await?;
+                out.clear();
+                QueryOutcome::default()
+            }
+            QueryVerdict::Review(request) => {
+                self.counters.denied += 1;
+                let message = format!(
+                    "query held for review: {} (approvers: {})",
+                    request.reason,
+                    request.approver_groups.join(", ")
+                );
+                reply::error(out, "42501", &message);
+                reply::ready_for_query(out, self.transaction_status);
+                client.write_all(out).await?;
+                out.clear();
+                QueryOutcome::default()
+            }
+            QueryVerdict::Allow | QueryVerdict::Rewrite(_) => {
+                let mut upstream_message = BytesMut::new();
+                FrontendMessage::Query { sql: query.text.clone() }.encode(&mut upstream_message)?;
+                self.upstream.stream.write_all(&upstream_message).await?;
+                self.relay_until_ready(query_id, client, buffer, out).await?
+            }
+        };
+        self.counters.rows += outcome.rows;
+        let verdict = match (verdict, &outcome.aborted) {
+            (_, Some(reason)) => Verdict::Denied { reason: reason.clone() },
+            (verdict, None) => verdict,
+        };
+        self.door.recorder.record(SessionEvent::Query {
+            session_id: self.session_id.clone(),
+            query_id,
+            text: query.text,
+            verdict,
+            decided_by: decision.decided_by,
+            duration: started.elapsed(),
+            rows: outcome.rows,
+            command_tag: outcome.command_tag,
+            counters: outcome.counters,
+        });
+        Ok(())
+    }
+
+    async fn read_upstream(&mut self) -> anyhow::Result<RawMessage> {
+        match read_message(&mut self.upstream.stream, &mut self.upstream_buffer, MAX_UPSTREAM_MESSAGE).await? {
+            Some(message) => Ok(message),
+            None => anyhow::bail!("the upstream server closed the connection"),
+        }
+    }
+
+    /// Relay the upstream's answer to one simple query, through the result
+    /// hooks, up to and including `ReadyForQuery`.
+    async fn relay_until_ready(
+        &mut self,
+        query_id: u64,
+        client: &mut ClientStream,
+        client_buffer: &mut BytesMut,
+        out: &mut BytesMut,
+    ) -> anyhow::Result<QueryOutcome> {
+        let mut outcome = QueryOutcome::default();
+        let mut pending: Option<PendingRows> = None;
+        // After a plugin fault, rows of the current result are dropped.
+        let mut withholding = false;
+        loop {
+            let message = match self.read_upstream().await {
+                Ok(message) => message,
+                Err(err) => {
+                    reply::fatal(out, "08006", &format!("{err}"));
+                    let _ = client.write_all(out).await;
+                    return Err(err);
+                }
+            };
+            match message.tag {
+                tags::backend::ROW_DESCRIPTION => {
+                    withholding = false;
+                    let fields = decode_row_description(&message.body)?;
+                    let columns = columns(&fields);
+                    pending = match self.plugins.on_result_start(query_id, &columns).await {
+                        Ok(true) => Some(PendingRows::new(columns.len() as u32)),
+                        Ok(false) => None,
+                        Err(fault) => {
+                            withholding = true;
+                            outcome.aborted = Some(fault.to_string());
+                            None
+                        }
+                    };
+                    if !withholding {
+                        message.encode(out);
+                    }
+                }
+                tags::backend::DATA_ROW => {
+                    outcome.rows += 1;
+                    if withholding {
+                        continue;
+                    }
+                    match &mut pending {
+                        None => message.encode(out),
+                        Some(rows) => {
+                            let row = DataRow::decode(message.body.clone())?;
+                            if rows.push(&row)
+                                && let Err(fault) = rows.flush(self.plugins, out).await
+                            {
+                                withholding = true;
+                                outcome.aborted = Some(fault.to_string());
+                            }
+                        }
+                    }
+                }
+                tags::backend::COMMAND_COMPLETE | tags::backend::PORTAL_SUSPENDED | tags::backend::EMPTY_QUERY_RESPONSE => {
+                    if let Some(rows) = &mut pending
+                        && !withholding
+                        && let Err(fault) = rows.flush(self.plugins, out).await
+                    {
+                        withholding = true;
+                        outcome.aborted = Some(fault.to_string());
+                    }
+                    if message.tag == tags::backend::COMMAND_COMPLETE {
+                        let tag = String::from_utf8_lossy(message.body.strip_suffix(&[0]).unwrap_or(&message.body)).into_owned();
+                        if pending.take().is_some() && !withholding {
+                            let summary = ResultSummary { command_tag: tag.clone(), rows: outcome.rows };
+                            match self.plugins.on_result_end(&summary).await {
+                                Ok(counters) => outcome.counters.extend(counters.into_iter().map(|c| (c.name, c.value))),
+                                Err(fault) => outcome.aborted = Some(fault.to_string()),
+                            }
+                        }
+                        outcome.command_tag = Some(tag);
+                    }
+                    if withholding {
+                        let reason = outcome.aborted.clone().unwrap_or_default();
+                        reply::error(out, "42501", &format!("result withheld: {reason}"));
+                        withholding = false;
+                    } else {
+                        message.encode(out);
+                    }
+                }
+                tags::backend::READY_FOR_QUERY => {
+                    self.transaction_status = message.body.first().copied().unwrap_or(b'I');
+                    message.encode(out);
+                    client.write_all(out).await?;
+                    out.clear();
+                    return Ok(outcome);
+                }
+                tags::backend::COPY_IN_RESPONSE => {
+                    message.encode(out);
+                    client.write_all(out).await?;
+                    out.clear();
+                    self.relay_copy_in(client, client_buffer).await?;
+                }
+                _ => message.encode(out),
+            }
+            if out.len() >= FLUSH_BYTES {
+                client.write_all(out).await?;
+                out.clear();
+            }
+        }
+    }
+
+    /// `COPY … FROM STDIN`: relay the client's data until it finishes.
+    async fn relay_copy_in(&mut self, client: &mut ClientStream, buffer: &mut BytesMut) -> anyhow::Result<()> {
+        let mut chunk = BytesMut::new();
+        loop {
+            let Some(message) = read_message(client, buffer, MAX_CLIENT_MESSAGE).await? else {
+                anyhow::bail!("client went away during COPY");
+            };
+            message.encode(&mut chunk);
+            let done = matches!(message.tag, tags::frontend::COPY_DONE | tags::frontend::COPY_FAIL);
+            if done || chunk.len() >= FLUSH_BYTES {
+                self.upstream.stream.write_all(&chunk).await?;
+                chunk.clear();
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+}
