@@ -1,4 +1,7 @@
-//! Helpers shared by the end-to-end tests: where the test guests live.
+//! Helpers shared by the end-to-end tests: where the test guests live,
+//! and an in-process gateway ([`gateway::TestGateway`]).
+
+pub mod gateway;
 
 use gatehouse_sdk::harness::TestPlugin;
 use std::path::Path;

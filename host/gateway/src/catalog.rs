@@ -46,7 +46,13 @@ pub fn runtime_settings(config: &Config) -> RuntimeSettings {
     let mut settings = RuntimeSettings::default();
     settings.engine.max_instances = config.runtime.max_instances;
     settings.engine.max_memory_bytes = (config.runtime.max_memory_mb as usize) << 20;
-    settings.cache_dir = Some(config.gateway.state_dir.join("compiled"));
+    settings.cache_dir = Some(
+        config
+            .runtime
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| config.gateway.state_dir.join("compiled")),
+    );
     settings
 }
 

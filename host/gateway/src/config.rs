@@ -118,6 +118,10 @@ pub struct RuntimeSection {
     /// Largest memory cap any binding may ask for, in MiB.
     #[serde(default = "default_max_memory_mb")]
     pub max_memory_mb: u32,
+    /// Where compiled plugins are cached (default `<state_dir>/compiled`).
+    /// Must be writable only by the gateway: cached code is trusted.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeSection {
@@ -125,6 +129,7 @@ impl Default for RuntimeSection {
         Self {
             max_instances: default_max_instances(),
             max_memory_mb: default_max_memory_mb(),
+            cache_dir: None,
         }
     }
 }
@@ -178,7 +183,9 @@ fn default_upstream_tls() -> crate::pg::upstream::UpstreamTls {
     crate::pg::upstream::UpstreamTls::Prefer
 }
 
-fn upstream_tls<'de, D: serde::Deserializer<'de>>(de: D) -> Result<crate::pg::upstream::UpstreamTls, D::Error> {
+fn upstream_tls<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<crate::pg::upstream::UpstreamTls, D::Error> {
     let text = String::deserialize(de)?;
     text.parse().map_err(|_| {
         serde::de::Error::custom(format!(
@@ -308,7 +315,13 @@ impl Config {
             }
         };
         rebase(&mut self.gateway.state_dir);
-        for path in [&mut self.postgres.tls_cert, &mut self.postgres.tls_key].into_iter().flatten() {
+        if let Some(dir) = &mut self.runtime.cache_dir {
+            rebase(dir);
+        }
+        for path in [&mut self.postgres.tls_cert, &mut self.postgres.tls_key]
+            .into_iter()
+            .flatten()
+        {
             rebase(path);
         }
         for resource in &mut self.resources {

@@ -70,7 +70,13 @@ impl Directory {
                     groups: user.groups.clone(),
                     role: wit_role(user.role),
                 };
-                (user.email.to_ascii_lowercase(), Entry { identity, token_digests })
+                (
+                    user.email.to_ascii_lowercase(),
+                    Entry {
+                        identity,
+                        token_digests,
+                    },
+                )
             })
             .collect();
         Self { by_email }
@@ -83,8 +89,12 @@ impl Directory {
         let entry = self.by_email.get(&user.to_ascii_lowercase());
         // Compare against a dummy digest for unknown users so both paths
         // cost the same.
-        let candidates: &[[u8; 32]] = entry.map(|e| e.token_digests.as_slice()).unwrap_or(&[[0u8; 32]]);
-        let matched = candidates.iter().fold(false, |found, stored| found | digests_equal(stored, &presented));
+        let candidates: &[[u8; 32]] = entry
+            .map(|e| e.token_digests.as_slice())
+            .unwrap_or(&[[0u8; 32]]);
+        let matched = candidates.iter().fold(false, |found, stored| {
+            found | digests_equal(stored, &presented)
+        });
         match entry {
             Some(entry) if matched => Some(entry.identity.clone()),
             _ => None,
@@ -106,7 +116,12 @@ mod tests {
 
     fn directory() -> (Directory, String) {
         let (token, digest) = new_token();
-        let user = User { email: "Alice@Example.com".into(), groups: vec!["dba".into()], role: Role::User, token_sha256: vec![digest] };
+        let user = User {
+            email: "Alice@Example.com".into(),
+            groups: vec!["dba".into()],
+            role: Role::User,
+            token_sha256: vec![digest],
+        };
         (Directory::from_users(&[user]), token)
     }
 
@@ -121,8 +136,16 @@ mod tests {
     #[test]
     fn wrong_token_and_unknown_user_look_the_same() {
         let (directory, token) = directory();
-        assert!(directory.authenticate("alice@example.com", "ghat_wrong").is_none());
-        assert!(directory.authenticate("mallory@example.com", &token).is_none());
+        assert!(
+            directory
+                .authenticate("alice@example.com", "ghat_wrong")
+                .is_none()
+        );
+        assert!(
+            directory
+                .authenticate("mallory@example.com", &token)
+                .is_none()
+        );
     }
 
     #[test]

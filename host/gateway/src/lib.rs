@@ -8,6 +8,6 @@
 pub mod catalog;
 pub mod config;
 pub mod identity;
+pub mod pg;
 pub mod record;
 pub mod server;
-pub mod pg;

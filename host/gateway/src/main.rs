@@ -75,7 +75,8 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<config::Config> {
 fn init_tracing() {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -107,8 +108,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { config } => {
             let config = load_config(config.as_ref())?;
-            let gateway =
-                gatehouse::server::Gateway::start(&config, std::sync::Arc::new(gatehouse::record::TracingRecorder)).await?;
+            let gateway = gatehouse::server::Gateway::start(
+                &config,
+                std::sync::Arc::new(gatehouse::record::TracingRecorder),
+            )
+            .await?;
             tracing::info!(
                 postgres = %gateway.postgres_addr,
                 plugins = gateway.catalog.plugins.len(),
@@ -128,7 +132,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Tokens { command: TokensCommand::New } => {
+        Command::Tokens {
+            command: TokensCommand::New,
+        } => {
             let (token, digest) = gatehouse::identity::new_token();
             println!("token:        {token}");
             println!("token_sha256: {digest}");

@@ -24,9 +24,22 @@ pub enum Verdict {
 pub enum SessionEvent {
     /// A client was refused before a session started (bad credentials,
     /// unknown connection, connect denied by a plugin).
-    Refused { client: String, user: String, connection: String, reason: String, at: SystemTime },
+    Refused {
+        client: String,
+        user: String,
+        connection: String,
+        reason: String,
+        at: SystemTime,
+    },
     /// A session started.
-    Connected { session_id: String, client: String, user_id: String, email: String, connection: String, at: SystemTime },
+    Connected {
+        session_id: String,
+        client: String,
+        user_id: String,
+        email: String,
+        connection: String,
+        at: SystemTime,
+    },
     /// A query was decided (and, unless denied, run).
     Query {
         session_id: String,
@@ -41,7 +54,13 @@ pub enum SessionEvent {
         counters: Vec<(String, u64)>,
     },
     /// The session ended.
-    Disconnected { session_id: String, queries: u64, denied: u64, rows: u64, duration: Duration },
+    Disconnected {
+        session_id: String,
+        queries: u64,
+        denied: u64,
+        rows: u64,
+        duration: Duration,
+    },
 }
 
 /// Where session events go.
@@ -55,16 +74,42 @@ pub struct TracingRecorder;
 impl SessionRecorder for TracingRecorder {
     fn record(&self, event: SessionEvent) {
         match &event {
-            SessionEvent::Refused { client, user, connection, reason, .. } => {
+            SessionEvent::Refused {
+                client,
+                user,
+                connection,
+                reason,
+                ..
+            } => {
                 tracing::warn!(target: "gatehouse::session", %client, %user, %connection, %reason, "refused")
             }
-            SessionEvent::Connected { session_id, client, email, connection, .. } => {
+            SessionEvent::Connected {
+                session_id,
+                client,
+                email,
+                connection,
+                ..
+            } => {
                 tracing::info!(target: "gatehouse::session", %session_id, %client, %email, %connection, "connected")
             }
-            SessionEvent::Query { session_id, query_id, verdict, decided_by, duration, rows, .. } => {
+            SessionEvent::Query {
+                session_id,
+                query_id,
+                verdict,
+                decided_by,
+                duration,
+                rows,
+                ..
+            } => {
                 tracing::info!(target: "gatehouse::session", %session_id, query_id, ?verdict, ?decided_by, ?duration, rows, "query")
             }
-            SessionEvent::Disconnected { session_id, queries, denied, rows, duration } => {
+            SessionEvent::Disconnected {
+                session_id,
+                queries,
+                denied,
+                rows,
+                duration,
+            } => {
                 tracing::info!(target: "gatehouse::session", %session_id, queries, denied, rows, ?duration, "disconnected")
             }
         }

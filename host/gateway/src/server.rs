@@ -25,9 +25,16 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub async fn start(config: &Config, recorder: Arc<dyn SessionRecorder>) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.gateway.state_dir)
-            .with_context(|| format!("creating state directory {}", config.gateway.state_dir.display()))?;
+    pub async fn start(
+        config: &Config,
+        recorder: Arc<dyn SessionRecorder>,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.gateway.state_dir).with_context(|| {
+            format!(
+                "creating state directory {}",
+                config.gateway.state_dir.display()
+            )
+        })?;
         let catalog = Arc::new(Catalog::build(config).await?);
         let tls = pg::tls::server_config(
             config.postgres.tls_cert.as_deref(),
@@ -47,12 +54,18 @@ impl Gateway {
             cancels: Default::default(),
         });
         let serving = tokio::spawn(pg::serve(listener, door));
-        Ok(Self { postgres_addr, catalog, serving })
+        Ok(Self {
+            postgres_addr,
+            catalog,
+            serving,
+        })
     }
 
     /// Serve until the listener fails (or the task is aborted).
     pub async fn wait(mut self) -> anyhow::Result<()> {
-        (&mut self.serving).await.context("the PostgreSQL listener stopped")?
+        (&mut self.serving)
+            .await
+            .context("the PostgreSQL listener stopped")?
     }
 
     /// Stop accepting clients.

@@ -25,6 +25,50 @@ pub struct Finding {
     pub via: Option<&'static str>,
 }
 
+/// The keywords without which no statement of `class` can be found by
+/// [`classify`], as groups: a statement of the class has, for every group,
+/// at least one of the group's keywords as a keyword token (any case).
+///
+/// Derived from the match in [`Classifier::statement`] and from how the
+/// parser reaches each variant (statements are dispatched on keyword tokens,
+/// which the tokenizer only makes of unquoted words equal to the keyword,
+/// ASCII case aside):
+///
+/// * `drop`: `Statement::Drop*` come only from `DROP …`;
+/// * `truncate`: `TRUNCATE`;
+/// * `alter`: `Statement::Alter*` come only from `ALTER …`, `RenameTable`
+///   from MySQL `RENAME TABLE`;
+/// * `grant`: `GRANT`, MS SQL `DENY` (parsed in every dialect), and
+///   `ALTER DEFAULT PRIVILEGES … GRANT` (which has `GRANT`);
+/// * `revoke`: `REVOKE`, and `ALTER DEFAULT PRIVILEGES … REVOKE`;
+/// * `delete-without-where` / `update-without-where`: `DELETE` / `UPDATE`,
+///   as a statement or inside a CTE, `INSERT … SELECT`, `COPY (…)`,
+///   `PREPARE … AS`, `EXPLAIN ANALYZE` (wrappers only look through to
+///   another statement, which has its own keyword);
+/// * `copy-program`: `COPY` and `PROGRAM`, both;
+/// * `create-or-replace`: `CREATE` with `OR REPLACE` or `OR ALTER`;
+/// * `role-management`: `CREATE`, `ALTER` or `DROP`, with `ROLE`, `USER`
+///   or `GROUP`.
+///
+/// A class added to [`StatementClass`] must be added here (the match is
+/// exhaustive); `tests::triggers_cover_every_classified_statement` checks
+/// the table against statements of every class.
+pub fn trigger_keywords(class: StatementClass) -> &'static [&'static [&'static str]] {
+    use StatementClass as C;
+    match class {
+        C::Drop => &[&["drop"]],
+        C::Truncate => &[&["truncate"]],
+        C::Alter => &[&["alter", "rename"]],
+        C::Grant => &[&["grant", "deny"]],
+        C::Revoke => &[&["revoke"]],
+        C::DeleteWithoutWhere => &[&["delete"]],
+        C::UpdateWithoutWhere => &[&["update"]],
+        C::CopyProgram => &[&["copy"], &["program"]],
+        C::CreateOrReplace => &[&["create"], &["replace", "alter"]],
+        C::RoleManagement => &[&["create", "alter", "drop"], &["role", "user", "group"]],
+    }
+}
+
 /// Every class `statement` belongs to, outermost first.
 pub fn classify(statement: &Statement) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -265,24 +309,48 @@ fn is_false(expr: &Expr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
+    use sqlparser::dialect::{Dialect, GenericDialect, MySqlDialect, PostgreSqlDialect};
     use sqlparser::parser::Parser;
 
-    fn classes(sql: &str) -> Vec<StatementClass> {
-        let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap();
-        assert_eq!(statements.len(), 1, "{sql}");
-        classify(&statements[0])
-            .into_iter()
-            .map(|f| f.class)
-            .collect()
+    /// The classes of the one statement in `sql`; also checks that every
+    /// class found has its trigger keywords in the text.
+    #[track_caller]
+    fn classes_in(dialect: &dyn Dialect, sql: &str) -> Vec<StatementClass> {
+        try_classes_in(dialect, sql).unwrap()
     }
 
-    fn mysql_classes(sql: &str) -> Vec<StatementClass> {
-        let statements = Parser::parse_sql(&MySqlDialect {}, sql).unwrap();
-        classify(&statements[0])
+    /// [`classes_in`], `Err` when `sql` does not parse in `dialect`.
+    #[track_caller]
+    fn try_classes_in(
+        dialect: &dyn Dialect,
+        sql: &str,
+    ) -> Result<Vec<StatementClass>, sqlparser::parser::ParserError> {
+        let statements = Parser::parse_sql(dialect, sql)?;
+        assert_eq!(statements.len(), 1, "{sql}");
+        let found: Vec<StatementClass> = classify(&statements[0])
             .into_iter()
             .map(|f| f.class)
-            .collect()
+            .collect();
+        let text = sql.to_ascii_lowercase();
+        for class in &found {
+            for group in trigger_keywords(*class) {
+                assert!(
+                    group.iter().any(|k| text.contains(k)),
+                    "{sql:?} is {class} without any of {group:?}"
+                );
+            }
+        }
+        Ok(found)
+    }
+
+    #[track_caller]
+    fn classes(sql: &str) -> Vec<StatementClass> {
+        classes_in(&PostgreSqlDialect {}, sql)
+    }
+
+    #[track_caller]
+    fn mysql_classes(sql: &str) -> Vec<StatementClass> {
+        classes_in(&MySqlDialect {}, sql)
     }
 
     use StatementClass as C;
@@ -463,6 +531,80 @@ mod tests {
             "create index i on t (a)",
         ] {
             assert_eq!(classes(sql), [] as [C; 0], "{sql}");
+        }
+    }
+
+    #[test]
+    fn triggers_cover_every_classified_statement() {
+        // Statements of every class, in several spellings and dialects; each
+        // is checked by `classes_in` against `trigger_keywords`.
+        let cases: &[(&str, &[C])] = &[
+            ("DROP TABLE t", &[C::Drop]),
+            ("drop function f", &[C::Drop]),
+            ("drop procedure p", &[C::Drop]),
+            ("drop domain d", &[C::Drop]),
+            ("drop policy p on t", &[C::Drop]),
+            ("drop group g", &[C::Drop, C::RoleManagement]),
+            ("drop user u", &[C::Drop, C::RoleManagement]),
+            ("TRUNCATE t", &[C::Truncate]),
+            ("alter view v rename to w", &[C::Alter]),
+            ("alter schema s rename to t", &[C::Alter]),
+            (
+                "alter user u with superuser",
+                &[C::Alter, C::RoleManagement],
+            ),
+            ("alter policy p on t rename to q", &[C::Alter]),
+            (
+                "alter default privileges revoke select on tables from bob",
+                &[C::Alter, C::Revoke],
+            ),
+            ("deny select on t to bob", &[C::Grant]),
+            ("grant select on t to bob", &[C::Grant]),
+            ("revoke admins from bob", &[C::Revoke]),
+            ("delete from t", &[C::DeleteWithoutWhere]),
+            ("update t set a = 1", &[C::UpdateWithoutWhere]),
+            ("insert into t select * from u union all select 1", &[]),
+            (
+                "create table t as with d as (delete from u returning *) select * from d",
+                &[C::DeleteWithoutWhere],
+            ),
+            (
+                "copy (with d as (delete from u returning *) select * from d) to stdout",
+                &[C::DeleteWithoutWhere],
+            ),
+            ("prepare p as update t set a = 1", &[C::UpdateWithoutWhere]),
+            ("explain analyze delete from t", &[C::DeleteWithoutWhere]),
+            ("COPY t TO PROGRAM 'cat'", &[C::CopyProgram]),
+            ("create or replace table t (a int)", &[C::CreateOrReplace]),
+            (
+                "create or replace view v as select 1",
+                &[C::CreateOrReplace],
+            ),
+            ("create or alter view v as select 1", &[C::CreateOrReplace]),
+            ("create role r", &[C::RoleManagement]),
+            ("create user u", &[C::RoleManagement]),
+            ("create group g", &[C::RoleManagement]),
+            ("RENAME TABLE a TO b", &[C::Alter]),
+            ("alter user u rename to v", &[C::Alter, C::RoleManagement]),
+        ];
+        let dialects: [&dyn Dialect; 3] =
+            [&PostgreSqlDialect {}, &MySqlDialect {}, &GenericDialect];
+        for (sql, expected) in cases {
+            let mut parsed = 0;
+            for dialect in dialects {
+                if let Ok(found) = try_classes_in(dialect, sql) {
+                    assert_eq!(found, *expected, "{sql} in {dialect:?}");
+                    parsed += 1;
+                }
+            }
+            assert!(parsed > 0, "{sql} parses in no dialect");
+        }
+        // Every class is covered above.
+        for class in StatementClass::ALL {
+            assert!(
+                cases.iter().any(|(_, classes)| classes.contains(class)),
+                "{class}"
+            );
         }
     }
 }

@@ -51,7 +51,9 @@ impl Config {
             && !self.strict
     }
 
-    /// Whether any statement needs parsing (classes, or strict mode).
+    /// Whether any statement may need parsing (classes, or strict mode).
+    /// Which texts do is for the prefilter to say
+    /// ([`Prefilter::needs_parse`](crate::Prefilter::needs_parse)).
     pub fn needs_parse(&self) -> bool {
         !self.deny_statements.is_empty() || self.strict
     }

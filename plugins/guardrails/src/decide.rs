@@ -1,6 +1,10 @@
 //! The decision on one query text: patterns, then words, then statement
 //! classes, then (in strict mode) parseability.
 //!
+//! Words and classes are only looked for when the raw text can hold them
+//! (see [`crate::prefilter`]): outside strict mode, most queries are
+//! decided without being tokenised.
+//!
 //! The text is tokenised once with the connection's dialect. Words are
 //! checked on those tokens; the same tokens are then parsed as a whole.
 //! When the whole text does not parse, it is split at top-level `;` (the
@@ -22,6 +26,7 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::classify::{Finding, classify};
 use crate::config::{Config, StatementClass};
+use crate::prefilter::Scan;
 use crate::rules::Compiled;
 
 /// The SQL dialect a connection speaks, from its kind.
@@ -131,21 +136,58 @@ pub fn decide(
             pattern: pattern.to_string(),
         });
     }
-    if rules.words.is_empty() && !config.needs_parse() {
+    checks(config, rules, dialect, sql, rules.prefilter.scan(sql))
+}
+
+/// Words, classes and parseability, as far as `scan` asks.
+fn checks(
+    config: &Config,
+    rules: &Compiled,
+    dialect: SqlDialect,
+    sql: &str,
+    scan: Scan,
+) -> Result<(), Denial> {
+    if !scan.words && !scan.parse {
         return Ok(());
     }
     Checker {
         config,
         rules,
         dialect,
+        scan,
     }
     .text(sql, None, None)
+}
+
+/// [`decide`] without the prefilter: words whenever some are configured,
+/// a parse whenever classes are (or strict mode). The reference the fast
+/// path is tested against.
+#[cfg(test)]
+pub(crate) fn decide_without_prefilter(
+    config: &Config,
+    rules: &Compiled,
+    dialect: SqlDialect,
+    sql: &str,
+) -> Result<(), Denial> {
+    if let Some(pattern) = rules.matching_pattern(sql) {
+        return Err(Denial::Pattern {
+            pattern: pattern.to_string(),
+        });
+    }
+    let scan = Scan {
+        words: !rules.words.is_empty(),
+        parse: config.needs_parse(),
+    };
+    checks(config, rules, dialect, sql, scan)
 }
 
 struct Checker<'a> {
     config: &'a Config,
     rules: &'a Compiled,
     dialect: SqlDialect,
+    /// Which checks the text can fail (all of them for nested text, which
+    /// only exists when `prepare` triggered every check).
+    scan: Scan,
 }
 
 impl Checker<'_> {
@@ -157,10 +199,14 @@ impl Checker<'_> {
         via: Option<&'static str>,
         within: Option<usize>,
     ) -> Result<(), Denial> {
+        #[cfg(test)]
+        counters::bump(&counters::TOKENIZED);
         let tokens = match Tokenizer::new(self.dialect.dialect(), sql).tokenize_with_location() {
             Ok(tokens) => tokens,
             Err(err) => {
-                if let Some(word) = self.rules.denied_word_in_raw(sql) {
+                if self.scan.words
+                    && let Some(word) = self.rules.denied_word_in_raw(sql)
+                {
                     return Err(Denial::Word {
                         word: word.to_string(),
                         statement: within,
@@ -172,18 +218,20 @@ impl Checker<'_> {
         let statements = split_statements(&tokens);
         let number = |i: usize| within.unwrap_or(i + 1);
 
-        for (i, range) in statements.iter().enumerate() {
-            if let Some(word) = tokens[range.clone()]
-                .iter()
-                .find_map(|t| self.rules.denied_word(&t.token))
-            {
-                return Err(Denial::Word {
-                    word: word.to_string(),
-                    statement: Some(number(i)),
-                });
+        if self.scan.words {
+            for (i, range) in statements.iter().enumerate() {
+                if let Some(word) = tokens[range.clone()]
+                    .iter()
+                    .find_map(|t| self.rules.denied_word(&t.token))
+                {
+                    return Err(Denial::Word {
+                        word: word.to_string(),
+                        statement: Some(number(i)),
+                    });
+                }
             }
         }
-        if !self.config.needs_parse() || statements.is_empty() {
+        if !self.scan.parse || statements.is_empty() {
             return Ok(());
         }
 
@@ -216,6 +264,8 @@ impl Checker<'_> {
         &self,
         tokens: Vec<TokenWithSpan>,
     ) -> Result<Vec<sqlparser::ast::Statement>, ParserError> {
+        #[cfg(test)]
+        counters::bump(&counters::PARSED);
         Parser::new(self.dialect.dialect())
             .with_tokens_with_locations(tokens)
             .parse_statements()
@@ -298,4 +348,25 @@ fn mysql_prepare_from(tokens: &[TokenWithSpan]) -> Option<&str> {
         _ => return None,
     };
     significant.next().is_none().then_some(sql)
+}
+
+/// How many texts were tokenised and token lists parsed on this thread,
+/// for tests of the fast path.
+#[cfg(test)]
+pub(crate) mod counters {
+    use std::cell::Cell;
+
+    thread_local! {
+        pub static TOKENIZED: Cell<usize> = const { Cell::new(0) };
+        pub static PARSED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub fn bump(counter: &'static std::thread::LocalKey<Cell<usize>>) {
+        counter.with(|c| c.set(c.get() + 1));
+    }
+
+    /// (tokenised, parsed) so far.
+    pub fn get() -> (usize, usize) {
+        (TOKENIZED.with(Cell::get), PARSED.with(Cell::get))
+    }
 }

@@ -14,6 +14,9 @@
 use regex::{Regex, RegexBuilder};
 use sqlparser::tokenizer::Token;
 
+use crate::config::Config;
+use crate::prefilter::Prefilter;
+
 /// Largest compiled size of one pattern. Patterns are short; the cap keeps a
 /// pathological pattern (`\w{1000}{1000}`) from eating the instance's memory.
 const PATTERN_SIZE_LIMIT: usize = 1 << 20;
@@ -69,17 +72,22 @@ pub struct Compiled {
     pub patterns: Vec<(String, Regex)>,
     /// Denied words as configured (for deny reasons) and lowercased.
     pub words: Vec<(String, String)>,
+    /// Which checks a text can fail, from a scan of its raw text.
+    pub prefilter: Prefilter,
 }
 
 impl Compiled {
-    pub fn new(words: &[String], patterns: &[String]) -> Result<Self, String> {
-        let regexes = compile_patterns(patterns)?;
+    /// The rules of `config`: only ever use them with that config.
+    pub fn new(config: &Config) -> Result<Self, String> {
+        let regexes = compile_patterns(&config.deny_patterns)?;
         Ok(Self {
-            patterns: patterns.iter().cloned().zip(regexes).collect(),
-            words: words
+            patterns: config.deny_patterns.iter().cloned().zip(regexes).collect(),
+            words: config
+                .deny_words
                 .iter()
                 .map(|w| (w.clone(), w.to_lowercase()))
                 .collect(),
+            prefilter: Prefilter::new(config),
         })
     }
 
@@ -125,9 +133,12 @@ mod tests {
     use super::*;
 
     fn compiled(words: &[&str], patterns: &[&str]) -> Compiled {
-        let words: Vec<String> = words.iter().map(|s| s.to_string()).collect();
-        let patterns: Vec<String> = patterns.iter().map(|s| s.to_string()).collect();
-        Compiled::new(&words, &patterns).unwrap()
+        Compiled::new(&Config {
+            deny_words: words.iter().map(|s| s.to_string()).collect(),
+            deny_patterns: patterns.iter().map(|s| s.to_string()).collect(),
+            ..Config::default()
+        })
+        .unwrap()
     }
 
     #[test]

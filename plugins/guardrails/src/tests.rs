@@ -358,3 +358,204 @@ fn hook_turns_decisions_into_verdicts() {
         _ => panic!("expected a deny"),
     }
 }
+
+/// Tokenisations and parses done on this thread while running `f`.
+fn work<T>(f: impl FnOnce() -> T) -> (T, (usize, usize)) {
+    let (tokenized, parsed) = decide::counters::get();
+    let value = f();
+    let (t, p) = decide::counters::get();
+    (value, (t - tokenized, p - parsed))
+}
+
+const INVOICES: &str = "SELECT id, email, total FROM invoices WHERE customer_id = $1 \
+                        AND status = 'open' ORDER BY id LIMIT 50";
+
+#[test]
+fn keyword_free_query_is_allowed_without_tokenising_or_parsing() {
+    let p = plugin(r#"{"deny_statements": ["drop", "truncate", "delete-without-where"]}"#);
+    let (result, done) = work(|| p.check(SqlDialect::Postgres, INVOICES));
+    assert_eq!(result, Ok(()));
+    assert_eq!(done, (0, 0), "(tokenised, parsed)");
+    // Every class configured: still no keyword of any.
+    let p = dba();
+    assert_eq!(work(|| allowed(&p, INVOICES)).1, (0, 0));
+    // Unparseable text without keywords is not even looked at.
+    assert_eq!(work(|| allowed(&p, "this is not sql at all")).1, (0, 0));
+    assert_eq!(work(|| allowed(&p, "select 'unterminated")).1, (0, 0));
+    let needs = |sql| {
+        p.compiled
+            .get()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .prefilter
+            .needs_parse(sql)
+    };
+    assert!(!needs(INVOICES));
+    assert!(needs("select 1; DROP table t"));
+}
+
+#[test]
+fn keywords_anywhere_still_get_the_full_check() {
+    let p = dba();
+    let (reason, (_, parsed)) = work(|| denied(&p, "DrOp/**/TABLE x"));
+    assert!(reason.contains("DROP") && parsed > 0, "{reason}");
+    let (reason, (_, parsed)) = work(|| denied(&p, "select 1; drop table t"));
+    assert!(reason.ends_with("(statement 2)") && parsed > 0, "{reason}");
+    // Keywords only in strings and comments: parsed, and allowed.
+    for sql in [
+        "select 'drop table'",
+        "select 1 -- truncate t",
+        "select 1 /* delete from t */",
+        "select $$update t set a = 1$$",
+        r#"select "drop" from t"#,
+    ] {
+        let ((), (_, parsed)) = work(|| allowed(&p, sql));
+        assert!(parsed > 0, "{sql} was not parsed");
+    }
+}
+
+#[test]
+fn strict_mode_always_parses() {
+    let garbage = "this is not sql at all";
+    let (reason, (_, parsed)) = work(|| denied(&strict_dba(), garbage));
+    assert!(
+        reason.contains("could not be parsed") && parsed > 0,
+        "{reason}"
+    );
+    assert_eq!(work(|| allowed(&dba(), garbage)).1, (0, 0));
+    let (_, (_, parsed)) = work(|| allowed(&strict_dba(), INVOICES));
+    assert!(parsed > 0);
+    let strict_alone = plugin(r#"{"strict": true}"#);
+    assert!(denied(&strict_alone, garbage).contains("could not be parsed"));
+}
+
+#[test]
+fn words_skip_the_tokenizer_only_when_absent() {
+    let p = plugin(r#"{"deny_words": ["pg_sleep"]}"#);
+    assert_eq!(work(|| allowed(&p, INVOICES)).1, (0, 0));
+    // Present in a string: tokenised (then allowed), never parsed.
+    assert_eq!(work(|| allowed(&p, "select 'pg_sleep'")).1, (1, 0));
+    denied(&p, "select PG_SLEEP(1)");
+    // The Kelvin sign lowercases to `k`.
+    let p = plugin(r#"{"deny_words": ["kill"]}"#);
+    denied(&p, "select \u{212A}ILL(1)");
+    allowed(&p, "select 'café'");
+}
+
+#[test]
+fn mysql_prepare_from_escapes_cannot_hide_a_keyword() {
+    let p = plugin(r#"{"deny_statements": ["drop"], "deny_words": ["sleep"]}"#);
+    let mysql = |sql: &str| p.check(SqlDialect::MySql, sql);
+    // MySQL unescapes `\O` to `O`: the raw text has no `drop`.
+    let reason = mysql(r"PREPARE s FROM 'DR\OP TABLE t'").unwrap_err();
+    assert!(
+        reason.contains("DROP") && reason.contains("inside PREPARE"),
+        "{reason}"
+    );
+    let reason = mysql(r"prepare s from 'select sl\eep(5)'").unwrap_err();
+    assert!(reason.contains("`sleep`"), "{reason}");
+    assert!(mysql(r"prepare s from 'select \'x\''").is_ok());
+}
+
+/// The fast path never changes a decision: every query of a corpus gets the
+/// same answer with and without it, in every dialect, for many configs.
+#[test]
+fn prefilter_agrees_with_the_full_check() {
+    let corpus = [
+        "",
+        ";",
+        "select 1",
+        INVOICES,
+        "this is not sql at all",
+        "select 'unterminated",
+        "select 'drop table'",
+        "DrOp/**/TABLE x",
+        "select 1; drop table t",
+        "frobnicate the database; drop table t",
+        "drop table t; not sql",
+        "select 1; not sql",
+        "truncate t",
+        "TRUNCATE TABLE a, b",
+        "alter table t add column c int",
+        "rename table a to b",
+        "alter role r superuser",
+        "alter user u rename to v",
+        "grant select on t to bob",
+        "deny select on t to bob",
+        "revoke select on t from bob",
+        "alter default privileges in schema s grant select on tables to bob",
+        "delete from t",
+        "delete from t where id = 1",
+        "delete from t where 1 = 1",
+        "update t set a = 1",
+        "update t set a = 1 where id = $1",
+        "with d as (delete from t returning *) select * from d",
+        "insert into log with u as (update t set a = 1 returning *) select * from u",
+        "prepare p as delete from t",
+        "PREPARE s FROM 'DROP TABLE t'",
+        r"PREPARE s FROM 'DR\OP TABLE t'",
+        r"prepare s from 'select pg_sl\eep(5)'",
+        "explain analyze delete from t",
+        "explain delete from t",
+        "copy t to program 'cat'",
+        "copy (select 1) to program 'cat'",
+        "copy t to stdout",
+        "create or replace view v as select 1",
+        "create or alter view v as select 1",
+        "create view v as select 1",
+        "create role r",
+        "create user u",
+        "create group g",
+        "drop role r",
+        "drop user u",
+        "select * from users group by role",
+        "select replace(created_at, 'a', 'b') from programs",
+        "select pg_sleep(1)",
+        "select \"pg_sleep\"(1)",
+        "select `pg_sleep`(1)",
+        "select 'pg_sleep'",
+        "select pg_sleep(1",
+        "select \u{212A}ILL(1)",
+        "select 'Password' from t",
+        "select password from t",
+    ];
+    let configs = [
+        "{}".to_string(),
+        r#"{"strict": true}"#.to_string(),
+        r#"{"deny_words": ["pg_sleep", "KILL"]}"#.to_string(),
+        r#"{"deny_words": ["pg_sleep", "straße"]}"#.to_string(),
+        r#"{"deny_patterns": ["(?i)\\bpassword\\b"]}"#.to_string(),
+        format!(r#"{{"deny_statements": {ALL_CLASSES}}}"#),
+        format!(r#"{{"deny_statements": {ALL_CLASSES}, "strict": true}}"#),
+        format!(
+            r#"{{"deny_statements": {ALL_CLASSES}, "deny_words": ["pg_sleep", "kill"],
+                "deny_patterns": ["(?i)\\bpassword\\b"]}}"#
+        ),
+    ]
+    .into_iter()
+    .chain(
+        StatementClass::ALL
+            .iter()
+            .map(|class| format!(r#"{{"deny_statements": ["{class}"]}}"#)),
+    )
+    .chain(
+        StatementClass::ALL
+            .iter()
+            .map(|class| format!(r#"{{"deny_statements": ["{class}"], "deny_words": ["sleep"]}}"#)),
+    );
+    let dialects = [SqlDialect::Postgres, SqlDialect::MySql, SqlDialect::Generic];
+    for json in configs {
+        let config: Config = parse_config(&json).unwrap();
+        let rules = Compiled::new(&config).unwrap();
+        for dialect in dialects {
+            for sql in corpus {
+                assert_eq!(
+                    decide(&config, &rules, dialect, sql),
+                    decide::decide_without_prefilter(&config, &rules, dialect, sql),
+                    "{sql:?} with {json} in {dialect:?}"
+                );
+            }
+        }
+    }
+}

@@ -51,7 +51,12 @@ fn random_i32() -> i32 {
 
 impl CancelRegistry {
     /// Issue a gateway key for an upstream backend of `connection`.
-    pub fn register(&self, connection: &ConnectionEntry, process_id: i32, secret_key: i32) -> CancelKey {
+    pub fn register(
+        &self,
+        connection: &ConnectionEntry,
+        process_id: i32,
+        secret_key: i32,
+    ) -> CancelKey {
         let mut config = UpstreamConfig::new(
             connection.address.clone(),
             connection.database.clone().unwrap_or_default(),
@@ -68,15 +73,27 @@ impl CancelRegistry {
                 break key;
             }
         };
-        targets.insert(key, Target { config, process_id, secret_key });
-        CancelKey { registry: self.clone(), key }
+        targets.insert(
+            key,
+            Target {
+                config,
+                process_id,
+                secret_key,
+            },
+        );
+        CancelKey {
+            registry: self.clone(),
+            key,
+        }
     }
 
     /// Forward a cancel for the session holding this key, if any.
     pub async fn cancel(&self, process_id: i32, secret_key: i32) {
         let target = {
             let targets = self.targets.lock().unwrap();
-            targets.get(&(process_id, secret_key)).map(|t| (t.config.clone(), t.process_id, t.secret_key))
+            targets
+                .get(&(process_id, secret_key))
+                .map(|t| (t.config.clone(), t.process_id, t.secret_key))
         };
         match target {
             Some((config, pid, secret)) => {

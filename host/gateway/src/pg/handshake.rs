@@ -19,8 +19,8 @@
 use crate::catalog::ConnectionEntry;
 use crate::pg::FrontDoor;
 use crate::pg::reply;
-use crate::pg::wire::backend::encode;
 use crate::pg::stream::ClientStream;
+use crate::pg::wire::backend::encode;
 use crate::pg::wire::framing::{RawMessage, read_message};
 use crate::pg::wire::frontend::FrontendMessage;
 use crate::pg::wire::frontend::auth::parse_password;
@@ -54,12 +54,18 @@ pub enum Outcome {
     Done,
 }
 
-pub async fn handshake(socket: TcpStream, peer: SocketAddr, door: &FrontDoor) -> anyhow::Result<Outcome> {
+pub async fn handshake(
+    socket: TcpStream,
+    peer: SocketAddr,
+    door: &FrontDoor,
+) -> anyhow::Result<Outcome> {
     let mut stream = ClientStream::Plain(socket);
     let mut buffer = BytesMut::with_capacity(8 << 10);
     let mut out = BytesMut::new();
     let (version, mut params) = loop {
-        let Some(packet) = read_startup(&mut stream, &mut buffer).await? else { return Ok(Outcome::Done) };
+        let Some(packet) = read_startup(&mut stream, &mut buffer).await? else {
+            return Ok(Outcome::Done);
+        };
         match packet {
             StartupPacket::SslRequest => match (&door.tls, &stream) {
                 (Some(tls), ClientStream::Plain(_)) => {
@@ -68,7 +74,9 @@ pub async fn handshake(socket: TcpStream, peer: SocketAddr, door: &FrontDoor) ->
                         // treated as if they had been encrypted.
                         anyhow::bail!("client sent data after SSLRequest before the TLS handshake");
                     }
-                    let ClientStream::Plain(tcp) = stream else { unreachable!() };
+                    let ClientStream::Plain(tcp) = stream else {
+                        unreachable!()
+                    };
                     let mut tcp = tcp;
                     tcp.write_all(b"S").await?;
                     let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
@@ -77,7 +85,10 @@ pub async fn handshake(socket: TcpStream, peer: SocketAddr, door: &FrontDoor) ->
                 _ => stream.write_all(b"N").await?,
             },
             StartupPacket::GssEncRequest => stream.write_all(b"N").await?,
-            StartupPacket::Cancel { process_id, secret_key } => {
+            StartupPacket::Cancel {
+                process_id,
+                secret_key,
+            } => {
                 door.cancels.cancel(process_id, secret_key).await;
                 return Ok(Outcome::Done);
             }
@@ -87,7 +98,12 @@ pub async fn handshake(socket: TcpStream, peer: SocketAddr, door: &FrontDoor) ->
     if let Some(negotiation) = negotiate(version, &mut params) {
         negotiation.encode(&mut out);
     }
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let user = param("user").unwrap_or_default();
     let database = param("database").unwrap_or_else(|| user.clone());
     let client = peer.to_string();
@@ -100,20 +116,32 @@ pub async fn handshake(socket: TcpStream, peer: SocketAddr, door: &FrontDoor) ->
     };
 
     if param("replication").is_some_and(|v| v != "false" && v != "0" && v != "off") {
-        reply::fatal(&mut out, "28000", "replication connections are not allowed through Gatehouse");
-        door.recorder.record(refuse("replication connection refused".into()));
+        reply::fatal(
+            &mut out,
+            "28000",
+            "replication connections are not allowed through Gatehouse",
+        );
+        door.recorder
+            .record(refuse("replication connection refused".into()));
         return finish(stream, out).await;
     }
     if !stream.is_tls() && !peer.ip().is_loopback() && !door.allow_plaintext_off_loopback {
-        reply::fatal(&mut out, "28000", "connections from other hosts must use TLS (sslmode=require)");
-        door.recorder.record(refuse("plaintext connection off loopback".into()));
+        reply::fatal(
+            &mut out,
+            "28000",
+            "connections from other hosts must use TLS (sslmode=require)",
+        );
+        door.recorder
+            .record(refuse("plaintext connection off loopback".into()));
         return finish(stream, out).await;
     }
 
     encode::authentication_cleartext_password(&mut out);
     stream.write_all(&out).await?;
     out.clear();
-    let Some(message) = read_message(&mut stream, &mut buffer, 64 << 10).await? else { return Ok(Outcome::Done) };
+    let Some(message) = read_message(&mut stream, &mut buffer, 64 << 10).await? else {
+        return Ok(Outcome::Done);
+    };
     let token = match password_of(&message) {
         Some(token) => token,
         None => {
@@ -122,12 +150,20 @@ pub async fn handshake(socket: TcpStream, peer: SocketAddr, door: &FrontDoor) ->
         }
     };
     let Some(identity) = door.directory.authenticate(&user, &token) else {
-        reply::fatal(&mut out, "28P01", &format!("password authentication failed for user \"{user}\""));
+        reply::fatal(
+            &mut out,
+            "28P01",
+            &format!("password authentication failed for user \"{user}\""),
+        );
         door.recorder.record(refuse("bad credentials".into()));
         return finish(stream, out).await;
     };
     let Some(connection) = door.catalog.connections.get(&database).cloned() else {
-        reply::fatal(&mut out, "3D000", &format!("database \"{database}\" does not exist"));
+        reply::fatal(
+            &mut out,
+            "3D000",
+            &format!("database \"{database}\" does not exist"),
+        );
         door.recorder.record(refuse("unknown connection".into()));
         return finish(stream, out).await;
     };
@@ -135,7 +171,13 @@ pub async fn handshake(socket: TcpStream, peer: SocketAddr, door: &FrontDoor) ->
         stream.write_all(&out).await?;
     }
     params.retain(|(k, _)| k != "user" && k != "database" && k != "replication");
-    Ok(Outcome::Admitted(Box::new(Admitted { stream, buffer, identity, connection, params })))
+    Ok(Outcome::Admitted(Box::new(Admitted {
+        stream,
+        buffer,
+        identity,
+        connection,
+        params,
+    })))
 }
 
 fn password_of(message: &RawMessage) -> Option<String> {

@@ -49,7 +49,11 @@ pub async fn serve(listener: TcpListener, door: Arc<FrontDoor>) -> anyhow::Resul
         let span = tracing::info_span!("pg", client = %peer, session = tracing::field::Empty);
         tokio::spawn(
             async move {
-                let outcome = tokio::time::timeout(handshake::HANDSHAKE_TIMEOUT, handshake::handshake(socket, peer, &door)).await;
+                let outcome = tokio::time::timeout(
+                    handshake::HANDSHAKE_TIMEOUT,
+                    handshake::handshake(socket, peer, &door),
+                )
+                .await;
                 let admitted = match outcome {
                     Ok(Ok(handshake::Outcome::Admitted(admitted))) => *admitted,
                     Ok(Ok(handshake::Outcome::Done)) => return,

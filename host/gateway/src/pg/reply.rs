@@ -25,5 +25,8 @@ pub fn fatal(out: &mut BytesMut, sqlstate: &str, message: &str) {
 /// `ReadyForQuery` with a status byte as the upstream reported it
 /// (`I`, `T` or `E`; anything else is sent as idle).
 pub fn ready_for_query(out: &mut BytesMut, status: u8) {
-    encode::ready_for_query(out, TransactionStatus::from_byte(status).unwrap_or(TransactionStatus::Idle));
+    encode::ready_for_query(
+        out,
+        TransactionStatus::from_byte(status).unwrap_or(TransactionStatus::Idle),
+    );
 }

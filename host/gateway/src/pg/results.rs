@@ -32,7 +32,11 @@ pub fn columns(fields: &[FieldDescription]) -> Vec<Column> {
             name: f.name.clone(),
             type_oid: f.type_oid,
             type_name: type_name(f.type_oid).to_string(),
-            format: if f.format == 1 { CellFormat::Binary } else { CellFormat::Text },
+            format: if f.format == 1 {
+                CellFormat::Binary
+            } else {
+                CellFormat::Text
+            },
         })
         .collect()
 }
@@ -44,7 +48,14 @@ pub struct PendingRows {
 
 impl PendingRows {
     pub fn new(columns: u32) -> Self {
-        Self { batch: RowBatch { columns, rows: 0, data: Vec::new(), cell_lengths: Vec::new() } }
+        Self {
+            batch: RowBatch {
+                columns,
+                rows: 0,
+                data: Vec::new(),
+                cell_lengths: Vec::new(),
+            },
+        }
     }
 
     /// Add a row; `true` when the batch is full and should be flushed.
@@ -60,7 +71,11 @@ impl PendingRows {
 
     /// Show the batch to the plugins and encode the (possibly edited) rows
     /// into `out`. The batch is emptied either way.
-    pub async fn flush(&mut self, plugins: &mut SessionPlugins, out: &mut BytesMut) -> Result<(), PluginFault> {
+    pub async fn flush(
+        &mut self,
+        plugins: &mut SessionPlugins,
+        out: &mut BytesMut,
+    ) -> Result<(), PluginFault> {
         if self.batch.rows == 0 {
             return Ok(());
         }
@@ -68,8 +83,14 @@ impl PendingRows {
         if outcome.is_ok() {
             let batch = &self.batch;
             // The runtime validated the edits, so the batch is consistent.
-            encode_batch(out, batch.columns, batch.rows, &batch.data, &batch.cell_lengths)
-                .expect("a batch validated by the runtime encodes");
+            encode_batch(
+                out,
+                batch.columns,
+                batch.rows,
+                &batch.data,
+                &batch.cell_lengths,
+            )
+            .expect("a batch validated by the runtime encodes");
         }
         self.batch.rows = 0;
         self.batch.data.clear();

@@ -23,21 +23,22 @@
 use crate::pg::FrontDoor;
 use crate::pg::handshake::Admitted;
 use crate::pg::reply;
-use crate::pg::wire::backend::encode;
 use crate::pg::results::{PendingRows, columns};
 use crate::pg::stream::ClientStream;
 use crate::pg::upstream::{self, UpstreamConfig, UpstreamConnection};
 use crate::pg::wire::backend::DataRow;
+use crate::pg::wire::backend::encode;
 use crate::pg::wire::backend::row_description::decode_row_description;
 use crate::pg::wire::framing::{RawMessage, read_message};
 use crate::pg::wire::frontend::FrontendMessage;
 use crate::pg::wire::tags;
 use crate::record::{SessionEvent, Verdict};
 use bytes::BytesMut;
-use gatehouse_runtime::types::{
-    ConnectVerdict, Query, QueryProtocol, QueryVerdict, ResultSummary, Session, SessionSummary, SessionVerb,
-};
 use gatehouse_runtime::SessionPlugins;
+use gatehouse_runtime::types::{
+    ConnectVerdict, Query, QueryProtocol, QueryVerdict, ResultSummary, Session, SessionSummary,
+    SessionVerb,
+};
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncWriteExt;
@@ -63,7 +64,13 @@ struct Counters {
 
 /// Run the session to its end.
 pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyhow::Result<()> {
-    let Admitted { mut stream, mut buffer, identity, connection, params } = admitted;
+    let Admitted {
+        mut stream,
+        mut buffer,
+        identity,
+        connection,
+        params,
+    } = admitted;
     let started = Instant::now();
     let session = Session {
         id: session_id(),
@@ -71,7 +78,10 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         verb: SessionVerb::Connect,
         identity: identity.clone(),
         connection: connection.info.clone(),
-        started_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        started_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
     };
     tracing::Span::current().record("session", session.id.as_str());
     let mut out = BytesMut::with_capacity(16 << 10);
@@ -83,7 +93,11 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         at: SystemTime::now(),
     };
 
-    let mut plugins = match connection.pipeline.open_session(&door.catalog.runtime, &session).await {
+    let mut plugins = match connection
+        .pipeline
+        .open_session(&door.catalog.runtime, &session)
+        .await
+    {
         Ok(plugins) => plugins,
         Err(fault) => {
             reply::fatal(&mut out, "28000", &format!("access denied: {fault}"));
@@ -113,13 +127,22 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         Ok(upstream) => upstream,
         Err(err) => {
             tracing::warn!(error = %err, "upstream connection failed");
-            reply::fatal(&mut out, "08001", &format!("could not connect to connection \"{}\": {err}", connection.info.name));
+            reply::fatal(
+                &mut out,
+                "08001",
+                &format!(
+                    "could not connect to connection \"{}\": {err}",
+                    connection.info.name
+                ),
+            );
             door.recorder.record(refused(&format!("upstream: {err}")));
             stream.write_all(&out).await?;
             return Ok(());
         }
     };
-    let cancel_key = door.cancels.register(&connection, upstream.process_id, upstream.secret_key);
+    let cancel_key = door
+        .cancels
+        .register(&connection, upstream.process_id, upstream.secret_key);
     encode::authentication_ok(&mut out);
     for (name, value) in &upstream.parameters {
         encode::parameter_status(&mut out, name, value);
@@ -144,17 +167,36 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         upstream: &mut upstream,
         upstream_buffer: BytesMut::with_capacity(64 << 10),
         transaction_status: b'I',
-        counters: Counters { queries: 0, denied: 0, rows: 0 },
+        counters: Counters {
+            queries: 0,
+            denied: 0,
+            rows: 0,
+        },
         next_query_id: 1,
     };
     proxy.upstream_buffer = std::mem::take(&mut proxy.upstream.read_buffer);
     let result = proxy.serve(&mut stream, &mut buffer, &mut out).await;
-    let Counters { queries, denied, rows } = proxy.counters;
+    let Counters {
+        queries,
+        denied,
+        rows,
+    } = proxy.counters;
     let duration = started.elapsed();
     plugins
-        .on_disconnect(&SessionSummary { queries, denied, rows, duration_ms: duration.as_millis() as u64 })
+        .on_disconnect(&SessionSummary {
+            queries,
+            denied,
+            rows,
+            duration_ms: duration.as_millis() as u64,
+        })
         .await;
-    door.recorder.record(SessionEvent::Disconnected { session_id: session.id, queries, denied, rows, duration });
+    door.recorder.record(SessionEvent::Disconnected {
+        session_id: session.id,
+        queries,
+        denied,
+        rows,
+        duration,
+    });
     result
 }
 
@@ -168,8 +210,14 @@ async fn connect_upstream(
     };
     let mut config = UpstreamConfig::new(
         connection.address.clone(),
-        connection.database.clone().unwrap_or_else(|| "postgres".into()),
-        connection.username.clone().unwrap_or_else(|| "postgres".into()),
+        connection
+            .database
+            .clone()
+            .unwrap_or_else(|| "postgres".into()),
+        connection
+            .username
+            .clone()
+            .unwrap_or_else(|| "postgres".into()),
         password,
     );
     config.tls = connection.tls;
@@ -201,9 +249,16 @@ struct QueryOutcome {
 }
 
 impl Proxy<'_> {
-    async fn serve(&mut self, client: &mut ClientStream, buffer: &mut BytesMut, out: &mut BytesMut) -> anyhow::Result<()> {
+    async fn serve(
+        &mut self,
+        client: &mut ClientStream,
+        buffer: &mut BytesMut,
+        out: &mut BytesMut,
+    ) -> anyhow::Result<()> {
         loop {
-            let Some(message) = read_message(client, buffer, MAX_CLIENT_MESSAGE).await? else { return Ok(()) };
+            let Some(message) = read_message(client, buffer, MAX_CLIENT_MESSAGE).await? else {
+                return Ok(());
+            };
             let decoded = match FrontendMessage::decode(&message) {
                 Ok(decoded) => decoded,
                 Err(err) => {
@@ -213,7 +268,9 @@ impl Proxy<'_> {
                 }
             };
             match decoded {
-                FrontendMessage::Query { sql } => self.simple_query(sql, client, buffer, out).await?,
+                FrontendMessage::Query { sql } => {
+                    self.simple_query(sql, client, buffer, out).await?
+                }
                 FrontendMessage::Terminate => {
                     let mut bye = BytesMut::new();
                     message.encode(&mut bye);
@@ -228,7 +285,8 @@ impl Proxy<'_> {
                 }
                 FrontendMessage::Flush => {}
                 other => {
-                    self.refuse_extended(other.name(), client, buffer, out).await?;
+                    self.refuse_extended(other.name(), client, buffer, out)
+                        .await?;
                 }
             }
         }
@@ -245,12 +303,16 @@ impl Proxy<'_> {
         reply::error(
             out,
             "0A000",
-            &format!("{what}: the extended query protocol is not supported by this gateway yet; use the simple protocol"),
+            &format!(
+                "{what}: the extended query protocol is not supported by this gateway yet; use the simple protocol"
+            ),
         );
         client.write_all(out).await?;
         out.clear();
         loop {
-            let Some(message) = read_message(client, buffer, MAX_CLIENT_MESSAGE).await? else { return Ok(()) };
+            let Some(message) = read_message(client, buffer, MAX_CLIENT_MESSAGE).await? else {
+                return Ok(());
+            };
             if message.tag == tags::frontend::SYNC {
                 reply::ready_for_query(out, self.transaction_status);
                 client.write_all(out).await?;
@@ -274,13 +336,22 @@ impl Proxy<'_> {
         let query_id = self.next_query_id;
         self.next_query_id += 1;
         self.counters.queries += 1;
-        let mut query = Query { id: query_id, text: sql, protocol: QueryProtocol::Simple, parameters: Vec::new() };
+        let mut query = Query {
+            id: query_id,
+            text: sql,
+            protocol: QueryProtocol::Simple,
+            parameters: Vec::new(),
+        };
         let decision = self.plugins.on_query(&mut query).await;
         let verdict = match &decision.verdict {
             QueryVerdict::Allow => Verdict::Allowed,
             QueryVerdict::Rewrite(_) => Verdict::Rewritten,
-            QueryVerdict::Deny(reason) => Verdict::Denied { reason: reason.clone() },
-            QueryVerdict::Review(request) => Verdict::Review { reason: request.reason.clone() },
+            QueryVerdict::Deny(reason) => Verdict::Denied {
+                reason: reason.clone(),
+            },
+            QueryVerdict::Review(request) => Verdict::Review {
+                reason: request.reason.clone(),
+            },
         };
         let outcome = match &decision.verdict {
             QueryVerdict::Deny(reason) => {
@@ -306,14 +377,20 @@ impl Proxy<'_> {
             }
             QueryVerdict::Allow | QueryVerdict::Rewrite(_) => {
                 let mut upstream_message = BytesMut::new();
-                FrontendMessage::Query { sql: query.text.clone() }.encode(&mut upstream_message)?;
+                FrontendMessage::Query {
+                    sql: query.text.clone(),
+                }
+                .encode(&mut upstream_message)?;
                 self.upstream.stream.write_all(&upstream_message).await?;
-                self.relay_until_ready(query_id, client, buffer, out).await?
+                self.relay_until_ready(query_id, client, buffer, out)
+                    .await?
             }
         };
         self.counters.rows += outcome.rows;
         let verdict = match (verdict, &outcome.aborted) {
-            (_, Some(reason)) => Verdict::Denied { reason: reason.clone() },
+            (_, Some(reason)) => Verdict::Denied {
+                reason: reason.clone(),
+            },
             (verdict, None) => verdict,
         };
         self.door.recorder.record(SessionEvent::Query {
@@ -331,7 +408,13 @@ impl Proxy<'_> {
     }
 
     async fn read_upstream(&mut self) -> anyhow::Result<RawMessage> {
-        match read_message(&mut self.upstream.stream, &mut self.upstream_buffer, MAX_UPSTREAM_MESSAGE).await? {
+        match read_message(
+            &mut self.upstream.stream,
+            &mut self.upstream_buffer,
+            MAX_UPSTREAM_MESSAGE,
+        )
+        .await?
+        {
             Some(message) => Ok(message),
             None => anyhow::bail!("the upstream server closed the connection"),
         }
@@ -395,7 +478,9 @@ impl Proxy<'_> {
                         }
                     }
                 }
-                tags::backend::COMMAND_COMPLETE | tags::backend::PORTAL_SUSPENDED | tags::backend::EMPTY_QUERY_RESPONSE => {
+                tags::backend::COMMAND_COMPLETE
+                | tags::backend::PORTAL_SUSPENDED
+                | tags::backend::EMPTY_QUERY_RESPONSE => {
                     if let Some(rows) = &mut pending
                         && !withholding
                         && let Err(fault) = rows.flush(self.plugins, out).await
@@ -404,11 +489,19 @@ impl Proxy<'_> {
                         outcome.aborted = Some(fault.to_string());
                     }
                     if message.tag == tags::backend::COMMAND_COMPLETE {
-                        let tag = String::from_utf8_lossy(message.body.strip_suffix(&[0]).unwrap_or(&message.body)).into_owned();
+                        let tag = String::from_utf8_lossy(
+                            message.body.strip_suffix(&[0]).unwrap_or(&message.body),
+                        )
+                        .into_owned();
                         if pending.take().is_some() && !withholding {
-                            let summary = ResultSummary { command_tag: tag.clone(), rows: outcome.rows };
+                            let summary = ResultSummary {
+                                command_tag: tag.clone(),
+                                rows: outcome.rows,
+                            };
                             match self.plugins.on_result_end(&summary).await {
-                                Ok(counters) => outcome.counters.extend(counters.into_iter().map(|c| (c.name, c.value))),
+                                Ok(counters) => outcome
+                                    .counters
+                                    .extend(counters.into_iter().map(|c| (c.name, c.value))),
                                 Err(fault) => outcome.aborted = Some(fault.to_string()),
                             }
                         }
@@ -445,14 +538,21 @@ impl Proxy<'_> {
     }
 
     /// `COPY … FROM STDIN`: relay the client's data until it finishes.
-    async fn relay_copy_in(&mut self, client: &mut ClientStream, buffer: &mut BytesMut) -> anyhow::Result<()> {
+    async fn relay_copy_in(
+        &mut self,
+        client: &mut ClientStream,
+        buffer: &mut BytesMut,
+    ) -> anyhow::Result<()> {
         let mut chunk = BytesMut::new();
         loop {
             let Some(message) = read_message(client, buffer, MAX_CLIENT_MESSAGE).await? else {
                 anyhow::bail!("client went away during COPY");
             };
             message.encode(&mut chunk);
-            let done = matches!(message.tag, tags::frontend::COPY_DONE | tags::frontend::COPY_FAIL);
+            let done = matches!(
+                message.tag,
+                tags::frontend::COPY_DONE | tags::frontend::COPY_FAIL
+            );
             if done || chunk.len() >= FLUSH_BYTES {
                 self.upstream.stream.write_all(&chunk).await?;
                 chunk.clear();

@@ -12,7 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Build the server TLS configuration.
-pub fn server_config(cert: Option<&Path>, key: Option<&Path>, state_dir: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+pub fn server_config(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+    state_dir: &Path,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let (cert_path, key_path) = match (cert, key) {
         (Some(cert), Some(key)) => (cert.to_path_buf(), key.to_path_buf()),
         _ => self_signed(state_dir)?,
@@ -21,7 +25,8 @@ pub fn server_config(cert: Option<&Path>, key: Option<&Path>, state_dir: &Path) 
         .with_context(|| format!("reading TLS certificate {}", cert_path.display()))?
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("parsing TLS certificate {}", cert_path.display()))?;
-    let key = PrivateKeyDer::from_pem_file(&key_path).with_context(|| format!("reading TLS key {}", key_path.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .with_context(|| format!("reading TLS key {}", key_path.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -41,9 +46,15 @@ fn self_signed(state_dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
         return Ok((cert_path, key_path));
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
-    let generated = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
-    std::fs::write(&cert_path, generated.cert.pem()).with_context(|| format!("writing {}", cert_path.display()))?;
+    let names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    let generated = rcgen::generate_simple_self_signed(names)
+        .context("generating a self-signed certificate")?;
+    std::fs::write(&cert_path, generated.cert.pem())
+        .with_context(|| format!("writing {}", cert_path.display()))?;
     write_private(&key_path, generated.key_pair.serialize_pem().as_bytes())?;
     tracing::info!(cert = %cert_path.display(), "generated a self-signed TLS certificate for the PostgreSQL listener");
     Ok((cert_path, key_path))
@@ -57,7 +68,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     options.mode(0o600);
-    let mut file = options.open(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(bytes)?;
     Ok(())
 }

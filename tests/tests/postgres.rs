@@ -1,0 +1,321 @@
+//! The PostgreSQL front door end to end: real clients (psql,
+//! tokio-postgres) through an in-process gateway to the machine's real
+//! PostgreSQL, with real plugins deciding.
+
+use gatehouse::record::{SessionEvent, Verdict};
+use gatehouse_tests::gateway::{TestGateway, USER};
+
+const GUARDRAILS: &str = r#"plugin = "guardrails"
+config = { deny_statements = ["drop", "truncate", "delete-without-where"] }"#;
+const ACCESS: &str = r#"plugin = "access-control"
+config = { allowed_groups = ["dba"] }"#;
+const MASK: &str = r#"plugin = "sandbox-guest"
+config = { mode = "mask-rows" }"#;
+const REWRITE: &str = r#"plugin = "sandbox-guest"
+config = { mode = "rewrite" }"#;
+
+fn db_error(err: &tokio_postgres::Error) -> (String, String) {
+    let db = err
+        .as_db_error()
+        .unwrap_or_else(|| panic!("expected a server error, got {err}"));
+    (db.code().code().to_string(), db.message().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn psql_queries_run_and_dangerous_ones_are_denied() {
+    let gw = TestGateway::start(&[ACCESS, GUARDRAILS]).await;
+    let conn = gw.conninfo(USER, "pg.test", "disable");
+    let (ok, out, err) = gw
+        .psql(
+            &conn,
+            &[
+                "-c",
+                "select 1 as one, 'x' as two",
+                "-c",
+                "DrOp/**/TABLE nope",
+                "-c",
+                "select 'drop table' as s",
+            ],
+        )
+        .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(" one | two") && out.contains("   1 | x"),
+        "{out}"
+    );
+    assert!(
+        err.contains("ERROR:  guardrails: DROP statements are not allowed"),
+        "{err}"
+    );
+    assert!(
+        out.contains(" drop table"),
+        "a DROP inside a string literal runs: {out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn psql_meta_commands_transactions_and_tls_work() {
+    let gw = TestGateway::start(&[GUARDRAILS]).await;
+    let conn = gw.conninfo(USER, "pg.test", "require");
+    let script = "create temp table t(id int, note text);\n\
+                  insert into t values (1, 'a'), (2, 'b');\n\
+                  \\d t\n\
+                  begin;\n\
+                  drop table t;\n\
+                  select count(*) as n from t;\n\
+                  commit;\n\
+                  show ssl;\n";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("script.sql");
+    std::fs::write(&file, script).unwrap();
+    let (_, out, err) = gw.psql(&conn, &["-f", file.to_str().unwrap()]).await;
+    assert!(
+        out.contains("Table \"pg_temp") && out.contains("note"),
+        "\\d works: {out}"
+    );
+    assert!(err.contains("DROP statements are not allowed"), "{err}");
+    assert!(
+        out.contains("2\n") || out.contains(" 2"),
+        "the transaction survives a denied statement: {out}"
+    );
+    assert!(out.contains("COMMIT"), "{out}");
+    assert!(out.contains(" on"), "the session is encrypted: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_token_unknown_user_and_unknown_connection_are_refused() {
+    let gw = TestGateway::start(&[]).await;
+    let wrong = format!(
+        "host=127.0.0.1 port={} user={USER} dbname=pg.test password=ghat_wrong sslmode=disable",
+        gw.port()
+    );
+    let (ok, _, err) = gw.psql(&wrong, &["-c", "select 1"]).await;
+    assert!(
+        !ok && err.contains("password authentication failed"),
+        "{err}"
+    );
+    let unknown = gw.conninfo("mallory@example.com", "pg.test", "disable");
+    let (_, _, err2) = gw.psql(&unknown, &["-c", "select 1"]).await;
+    assert!(
+        err2.contains("password authentication failed"),
+        "unknown user looks like a bad token: {err2}"
+    );
+    let nodb = gw.conninfo(USER, "pg.nope", "disable");
+    let (_, _, err3) = gw.psql(&nodb, &["-c", "select 1"]).await;
+    assert!(
+        err3.contains("database \"pg.nope\" does not exist"),
+        "{err3}"
+    );
+    let refused = gw
+        .recorder
+        .events()
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::Refused { .. }))
+        .count();
+    assert!(refused >= 3, "every refusal is recorded");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn approvers_and_outsiders_cannot_connect() {
+    let gw = TestGateway::start(&[ACCESS]).await;
+    let approver = gw.conninfo("approver@example.com", "pg.test", "disable");
+    let (ok, _, err) = gw.psql(&approver, &["-c", "select 1"]).await;
+    assert!(
+        !ok && err.contains("approvers cannot open sessions"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokio_postgres_simple_queries_and_denials_in_sqlstate_42501() {
+    let gw = TestGateway::start(&[GUARDRAILS]).await;
+    let client = gw.client().await;
+    let rows = client
+        .simple_query("select 41 + 1 as answer")
+        .await
+        .unwrap();
+    let row = rows.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).unwrap().to_string()),
+        _ => None,
+    });
+    assert_eq!(row.as_deref(), Some("42"));
+    let err = client.simple_query("truncate pg_class").await.unwrap_err();
+    let (code, message) = db_error(&err);
+    assert_eq!(code, "42501");
+    assert!(message.contains("TRUNCATE"), "{message}");
+    // The session goes on.
+    assert!(client.simple_query("select 1").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_extended_protocol_is_refused_not_bypassed() {
+    let gw = TestGateway::start(&[GUARDRAILS]).await;
+    let client = gw.client().await;
+    let err = client
+        .query("drop table if exists x", &[])
+        .await
+        .unwrap_err();
+    let (code, message) = db_error(&err);
+    assert_eq!(code, "0A000", "{message}");
+    assert!(
+        client.simple_query("select 1").await.is_ok(),
+        "the session recovers after Sync"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn result_hooks_mask_rows_and_count_into_the_record() {
+    let gw = TestGateway::start(&[MASK]).await;
+    let client = gw.client().await;
+    let messages = client
+        .simple_query("select 'ann@example.com' as email, 'plain' as note union all select 'bob@x.org', 'n@te'")
+        .await
+        .unwrap();
+    let cells: Vec<(String, String)> = messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => {
+                Some((row.get(0)?.to_string(), row.get(1)?.to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        cells,
+        vec![("***".into(), "plain".into()), ("***".into(), "***".into())]
+    );
+    drop(client);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let counters = gw.recorder.events().into_iter().find_map(|e| match e {
+        SessionEvent::Query { counters, rows, .. } if rows == 2 => Some(counters),
+        _ => None,
+    });
+    assert_eq!(counters, Some(vec![("sandbox-guest.masked".into(), 3)]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn big_results_stream_in_batches_through_the_hooks() {
+    let gw = TestGateway::start(&[MASK]).await;
+    let client = gw.client().await;
+    let messages = client
+        .simple_query("select g, case when g % 1000 = 0 then g || '@x.org' else 'row ' || g end from generate_series(1, 20000) g")
+        .await
+        .unwrap();
+    let rows: Vec<_> = messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(1).unwrap().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rows.len(), 20000);
+    assert_eq!(rows.iter().filter(|r| *r == "***").count(), 20);
+    assert_eq!(rows[0], "row 1");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rewrite_is_what_runs() {
+    let gw = TestGateway::start(&[REWRITE]).await;
+    let client = gw.client().await;
+    let messages = client.simple_query("select 'secret' as s").await.unwrap();
+    let value = messages.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).unwrap().to_string()),
+        _ => None,
+    });
+    assert_eq!(value.as_deref(), Some("1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_in_and_out_pass_through_after_the_statement_is_decided() {
+    let gw = TestGateway::start(&[GUARDRAILS]).await;
+    let conn = gw.conninfo(USER, "pg.test", "disable");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    std::fs::write(&input, "1,one\n2,two\n3,three\n").unwrap();
+    let output = dir.path().join("out.csv");
+    let script = format!(
+        "create temp table c(id int, name text);\n\\copy c from '{}' csv\n\\copy (select * from c order by id) to '{}' csv\n",
+        input.display(),
+        output.display()
+    );
+    let script_file = dir.path().join("copy.sql");
+    std::fs::write(&script_file, &script).unwrap();
+    let (ok, out, err2) = gw.psql(&conn, &["-f", script_file.to_str().unwrap()]).await;
+    assert!(ok && err2.is_empty(), "{err2} / {out}");
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        "1,one\n2,two\n3,three\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_are_recorded_with_verdict_and_deciding_plugin() {
+    let gw = TestGateway::start(&[GUARDRAILS]).await;
+    let client = gw.client().await;
+    client.simple_query("select 1").await.unwrap();
+    let _ = client.simple_query("drop table x").await;
+    drop(client);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let events = gw.recorder.events();
+    let queries: Vec<(String, Verdict, Option<String>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Query {
+                text,
+                verdict,
+                decided_by,
+                ..
+            } => Some((text.clone(), verdict.clone(), decided_by.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(queries[0], ("select 1".into(), Verdict::Allowed, None));
+    assert_eq!(queries[1].0, "drop table x");
+    assert!(matches!(&queries[1].1, Verdict::Denied { reason } if reason.contains("DROP")));
+    assert_eq!(queries[1].2.as_deref(), Some("guardrails"));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Connected { .. }))
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        SessionEvent::Disconnected {
+            queries: 2,
+            denied: 1,
+            ..
+        }
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_vanishing_mid_result_leaves_the_gateway_serving() {
+    let gw = TestGateway::start(&[]).await;
+    {
+        let client = gw.client().await;
+        let query = client.simple_query("select repeat('x', 1000) from generate_series(1, 200000)");
+        // Give the result time to start streaming, then drop the client.
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(50), query).await;
+    }
+    let client = gw.client().await;
+    assert!(client.simple_query("select 1").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_requests_reach_the_right_backend() {
+    let gw = TestGateway::start(&[]).await;
+    let client = gw.client().await;
+    let token = client.cancel_token();
+    let slow = tokio::spawn(async move { client.simple_query("select pg_sleep(20)").await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    token
+        .cancel_query(tokio_postgres::NoTls)
+        .await
+        .expect("cancel sent");
+    let result = tokio::time::timeout(std::time::Duration::from_secs(5), slow)
+        .await
+        .expect("cancelled in time")
+        .unwrap();
+    let err = result.unwrap_err();
+    assert_eq!(db_error(&err).0, "57014", "query_canceled");
+}
