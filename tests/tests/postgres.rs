@@ -148,7 +148,29 @@ async fn tokio_postgres_simple_queries_and_denials_in_sqlstate_42501() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_extended_protocol_is_refused_not_bypassed() {
+async fn prepared_statements_run_with_parameters() {
+    let gw = TestGateway::start(&[GUARDRAILS]).await;
+    let client = gw.client().await;
+    let row = client
+        .query_one("select $1::int + 1 as n, $2::text as t", &[&41i32, &"hi"])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 42);
+    assert_eq!(row.get::<_, &str>(1), "hi");
+    let statement = client
+        .prepare("select generate_series(1, $1::int) as g")
+        .await
+        .unwrap();
+    for n in [1, 3, 10] {
+        assert_eq!(
+            client.query(&statement, &[&n]).await.unwrap().len(),
+            n as usize
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn denied_prepared_statements_get_42501_and_the_session_recovers() {
     let gw = TestGateway::start(&[GUARDRAILS]).await;
     let client = gw.client().await;
     let err = client
@@ -156,11 +178,87 @@ async fn the_extended_protocol_is_refused_not_bypassed() {
         .await
         .unwrap_err();
     let (code, message) = db_error(&err);
-    assert_eq!(code, "0A000", "{message}");
+    assert_eq!(code, "42501");
+    assert!(message.contains("DROP"), "{message}");
+    let err = client.prepare("delete from pg_class").await.unwrap_err();
+    assert_eq!(db_error(&err).0, "42501");
+    let row = client.query_one("select 1::int", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+    // SQL-level PREPARE is decided like any other text.
+    let err = client
+        .simple_query("prepare p as drop table x")
+        .await
+        .unwrap_err();
+    assert_eq!(db_error(&err).0, "42501");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prepared_results_go_through_the_result_hooks() {
+    let gw = TestGateway::start(&[MASK]).await;
+    let client = gw.client().await;
+    let rows = client
+        .query(
+            "select $1::text as email, 'ok'::text as note",
+            &[&"eve@example.com"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, &str>(0), "***");
+    assert_eq!(rows[0].get::<_, &str>(1), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pgbench_runs_in_simple_and_prepared_modes() {
+    let gw = TestGateway::start(&[GUARDRAILS]).await;
+    let env = [
+        ("PGHOST", "127.0.0.1".to_string()),
+        ("PGPORT", gw.port().to_string()),
+        ("PGUSER", USER.to_string()),
+        ("PGPASSWORD", gw.token.clone()),
+        ("PGDATABASE", "pg.test".to_string()),
+        ("PGSSLMODE", "disable".to_string()),
+    ];
+    // Initialise directly (pgbench -i drops tables, which guardrails denies).
+    let init = tokio::process::Command::new("pgbench")
+        .args([
+            "-i",
+            "-q",
+            "-s",
+            "1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            "test",
+        ])
+        .output()
+        .await
+        .unwrap();
     assert!(
-        client.simple_query("select 1").await.is_ok(),
-        "the session recovers after Sync"
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
     );
+    for mode in ["simple", "prepared"] {
+        let run = tokio::process::Command::new("pgbench")
+            .args(["-S", "-t", "200", "-M", mode])
+            .envs(env.clone())
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{mode}: {stdout} {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(
+            stdout.contains("number of transactions actually processed: 200/200"),
+            "{mode}: {stdout}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -32,17 +32,19 @@
 //!   REPLACE` …), never on identifier text or string contents. The
 //!   tokenizer gives a word a keyword only if it is unquoted and its bytes
 //!   equal the keyword, ASCII case aside (`keyword_lookup` compares
-//!   byte-wise with `to_ascii_uppercase`, lengths equal). An unquoted word
-//!   is a contiguous slice of the text. So a statement of a class has each
-//!   of its trigger groups in the raw text as an ASCII-case-insensitive
-//!   substring. Comments, whitespace and case between tokens do not matter:
-//!   `DrOp/**/TABLE x` contains `DrOp`. The converse does not hold, and
-//!   need not: `select 'drop table'` triggers a parse, which then allows it.
-//!   Wrappers (`PREPARE … AS`, `EXPLAIN ANALYZE`, CTEs, `INSERT … SELECT`,
-//!   `CREATE TABLE … AS`, `COPY (…)`) only look through to another
-//!   statement, whose own keywords are in the text. The list per class is
-//!   [`trigger_keywords`], next to the classifier; its tests check it
-//!   against statements of every class.
+//!   byte-wise with `to_ascii_uppercase`, lengths equal, so no Unicode
+//!   look-alike such as `ſ` or `ı` spells one). An unquoted word is a
+//!   contiguous slice of the text. So a statement of a class has, for each
+//!   of the class's trigger groups, one of the group's keywords in the raw
+//!   text as an ASCII-case-insensitive substring. Comments, whitespace and
+//!   case between tokens do not matter: `DrOp/**/TABLE x` contains `DrOp`.
+//!   The converse does not hold, and need not: `select 'drop table'`
+//!   triggers a parse, which then allows it. Wrappers (`PREPARE … AS`,
+//!   `EXPLAIN ANALYZE`, CTEs, `INSERT … SELECT`, `CREATE TABLE … AS`,
+//!   `COPY (…)`) only look through to another statement, whose own
+//!   keywords are in the text. The list per class is [`trigger_keywords`],
+//!   next to the classifier, with the parser paths it was derived from; its
+//!   tests check it against statements of every class in every dialect.
 //! * **MySQL `PREPARE name FROM '<sql>'`.** The one place where checked
 //!   SQL is not a slice of the text: the quoted SQL is unescaped
 //!   (`'DR\OP TABLE t'` is `DROP TABLE t` in MySQL), so its keywords and
@@ -52,24 +54,27 @@
 //!   scan covers all of them, and any trigger sends the whole text to the
 //!   full check, which numbers statements as before.
 //! * **Words.** A word matches an identifier token (or, for text that does
-//!   not tokenise, an identifier-like run of the raw text) whose lowercase
-//!   is the word's lowercase. Unquoted identifiers and runs are slices of
+//!   not tokenise, an identifier-like run of the raw text) whose Unicode
+//!   lowercase is the word's. Unquoted identifiers and runs are slices of
 //!   the text; a quoted identifier's value is the text between its quotes
-//!   with doubled closing quotes collapsed, so it is a slice unless it holds
-//!   a closing quote (`"`, `` ` `` or `]`). The fast path is therefore only
-//!   used for words that are ASCII, two bytes or longer, without those
-//!   characters (a config with another word tokenises every text, as
-//!   before). For an ASCII word, a
-//!   candidate whose Unicode lowercase equals it is made of ASCII letters
-//!   in any case, except for the one non-ASCII character whose lowercase is
-//!   ASCII, the Kelvin sign `K` (U+212A → `k`); a text holding it is
-//!   tokenised ([`LOWERCASE_TO_ASCII`], checked against the whole of
-//!   Unicode by a test).
+//!   with doubled closing quotes collapsed, so it is a slice unless it
+//!   holds a closing quote (`"`, `` ` `` or `]`). The fast path is
+//!   therefore only used when every word is ASCII, two bytes or longer and
+//!   free of those characters; a config with another word tokenises every
+//!   text, as before. A candidate whose Unicode lowercase is an ASCII word
+//!   equals it up to ASCII case, except through the one non-ASCII
+//!   character whose lowercase is ASCII, the Kelvin sign `K` (U+212A →
+//!   `k`): a text holding it is tokenised when a word has a `k`
+//!   ([`LOWERCASE_TO_ASCII`], checked against all of Unicode by a test).
 //! * **Patterns** are not affected: they always run on the raw text, first.
+//! * **The scanner** finds every occurrence a naive search finds (the
+//!   argument is on [`Needles`]; a randomised test compares the two), and
+//!   `tests::prefilter_agrees_with_the_full_check` compares decisions with
+//!   and without the fast path over a corpus, for every class and dialect.
 //!
-//! A text that does not tokenise (an unterminated string) is allowed in
-//! non-strict mode whatever it contains, unless a word matches its raw
-//! text; both still hold, since words fall back to the same raw-text scan.
+//! Text that does not tokenise (an unterminated string) is allowed in
+//! non-strict mode unless a word matches its raw runs: skipping it when no
+//! word is in its raw text does not change that either.
 
 use crate::classify::trigger_keywords;
 use crate::config::Config;
@@ -92,14 +97,6 @@ pub struct Scan {
     /// A configured statement class may be in the text (or strict mode):
     /// parse and classify.
     pub parse: bool,
-}
-
-impl Scan {
-    /// Every check.
-    pub const ALL: Scan = Scan {
-        words: true,
-        parse: true,
-    };
 }
 
 /// What one needle stands for.
@@ -165,6 +162,7 @@ impl Prefilter {
                 .collect();
             class_groups.push(groups);
         }
+        // At most 16 distinct keywords (see `trigger_keywords`): the masks fit.
         debug_assert!(keywords.len() <= 64);
 
         // Words of one character cannot be needles; they match nearly

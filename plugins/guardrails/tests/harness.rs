@@ -44,6 +44,11 @@ fn parsed_sql_not_substrings() {
     let plugin = gatehouse_sdk::test_plugin!();
     let mut session = open(&plugin, DBA, ConnectionKind::Postgres);
     assert_eq!(session.query("select 'drop table'"), QueryVerdict::Allow);
+    // No keyword of a denied class: the fast path allows it unparsed.
+    assert_eq!(
+        session.query("select id from invoices where status = 'open'"),
+        QueryVerdict::Allow
+    );
     assert_eq!(
         reason(session.query("DrOp/**/TABLE x")),
         "guardrails: DROP statements are not allowed on this connection (statement 1)"
@@ -87,6 +92,8 @@ fn mysql_connections_use_the_mysql_dialect() {
     );
     assert!(reason(session.query("DROP TABLE `orders`")).contains("DROP"));
     assert!(reason(session.query("PREPARE s FROM 'TRUNCATE t'")).contains("TRUNCATE"));
+    // MySQL unescapes `\O`: the raw text has no `drop`, the prepared SQL does.
+    assert!(reason(session.query(r"PREPARE s FROM 'DR\OP TABLE t'")).contains("DROP"));
 }
 
 #[test]

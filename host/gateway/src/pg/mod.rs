@@ -7,11 +7,13 @@
 //! * [`upstream`]: logging in to the real server (SCRAM, md5, cleartext,
 //!   trust; TCP or TLS).
 //! * [`handshake`]: TLS negotiation, authentication, connection choice.
-//! * [`session`]: one session's query loop and result path ([`results`]).
+//! * [`session`]: one session's query loop and result path ([`results`]);
+//!   the extended protocol's statement registry and reply queue: [`extended`].
 //! * [`cancel`]: gateway-issued cancel keys mapped to upstream ones.
 //! * [`serve`]: the accept loop; one task and one tracing span per client.
 
 pub mod cancel;
+pub mod extended;
 pub mod handshake;
 pub mod reply;
 pub mod results;

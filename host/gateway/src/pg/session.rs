@@ -21,6 +21,7 @@
 //! and the client gets an error, then the session continues.
 
 use crate::pg::FrontDoor;
+use crate::pg::extended::Extended;
 use crate::pg::handshake::Admitted;
 use crate::pg::reply;
 use crate::pg::results::{PendingRows, columns};
@@ -48,7 +49,7 @@ const MAX_CLIENT_MESSAGE: usize = 64 << 20;
 /// Largest message accepted from the upstream.
 const MAX_UPSTREAM_MESSAGE: usize = 1 << 30;
 /// Output is flushed to the client when this much is buffered.
-const FLUSH_BYTES: usize = 64 << 10;
+pub(super) const FLUSH_BYTES: usize = 64 << 10;
 
 fn session_id() -> String {
     let mut bytes = [0u8; 12];
@@ -56,10 +57,10 @@ fn session_id() -> String {
     hex::encode(bytes)
 }
 
-struct Counters {
-    queries: u64,
-    denied: u64,
-    rows: u64,
+pub(super) struct Counters {
+    pub(super) queries: u64,
+    pub(super) denied: u64,
+    pub(super) rows: u64,
 }
 
 /// Run the session to its end.
@@ -173,6 +174,7 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
             rows: 0,
         },
         next_query_id: 1,
+        extended: Extended::default(),
     };
     proxy.upstream_buffer = std::mem::take(&mut proxy.upstream.read_buffer);
     let result = proxy.serve(&mut stream, &mut buffer, &mut out).await;
@@ -226,16 +228,19 @@ async fn connect_upstream(
     Ok(upstream::connect(&config).await?)
 }
 
-struct Proxy<'a> {
-    door: &'a FrontDoor,
-    session_id: String,
-    plugins: &'a mut SessionPlugins,
-    upstream: &'a mut UpstreamConnection,
+/// The live proxying state of a session (simple protocol here, extended
+/// protocol in `extended.rs`).
+pub(super) struct Proxy<'a> {
+    pub(super) door: &'a FrontDoor,
+    pub(super) session_id: String,
+    pub(super) plugins: &'a mut SessionPlugins,
+    pub(super) upstream: &'a mut UpstreamConnection,
     upstream_buffer: BytesMut,
     /// As last reported by the upstream's `ReadyForQuery`.
-    transaction_status: u8,
-    counters: Counters,
-    next_query_id: u64,
+    pub(super) transaction_status: u8,
+    pub(super) counters: Counters,
+    pub(super) next_query_id: u64,
+    pub(super) extended: Extended,
 }
 
 /// What the upstream said about one query.
@@ -277,50 +282,36 @@ impl Proxy<'_> {
                     let _ = self.upstream.stream.write_all(&bye).await;
                     return Ok(());
                 }
-                FrontendMessage::Sync => {
-                    // A Sync on its own (e.g. after a refused Parse): answer it.
+                FrontendMessage::FunctionCall(_) => {
+                    reply::error(
+                        out,
+                        "0A000",
+                        "function calls (fast-path) are not allowed through Gatehouse; use SQL",
+                    );
                     reply::ready_for_query(out, self.transaction_status);
                     client.write_all(out).await?;
                     out.clear();
                 }
-                FrontendMessage::Flush => {}
-                other => {
-                    self.refuse_extended(other.name(), client, buffer, out)
+                decoded_message @ (FrontendMessage::Parse { .. }
+                | FrontendMessage::Bind { .. }
+                | FrontendMessage::Describe { .. }
+                | FrontendMessage::Execute { .. }
+                | FrontendMessage::Close { .. }
+                | FrontendMessage::Sync
+                | FrontendMessage::Flush) => {
+                    self.extended_message(decoded_message, &message, client, out)
                         .await?;
                 }
-            }
-        }
-    }
-
-    /// Refuse an extended-protocol batch: error now, discard to `Sync`.
-    async fn refuse_extended(
-        &mut self,
-        what: &str,
-        client: &mut ClientStream,
-        buffer: &mut BytesMut,
-        out: &mut BytesMut,
-    ) -> anyhow::Result<()> {
-        reply::error(
-            out,
-            "0A000",
-            &format!(
-                "{what}: the extended query protocol is not supported by this gateway yet; use the simple protocol"
-            ),
-        );
-        client.write_all(out).await?;
-        out.clear();
-        loop {
-            let Some(message) = read_message(client, buffer, MAX_CLIENT_MESSAGE).await? else {
-                return Ok(());
-            };
-            if message.tag == tags::frontend::SYNC {
-                reply::ready_for_query(out, self.transaction_status);
-                client.write_all(out).await?;
-                out.clear();
-                return Ok(());
-            }
-            if message.tag == tags::frontend::TERMINATE {
-                return Ok(());
+                other => {
+                    // Copy messages outside COPY, a password after login …
+                    reply::fatal(
+                        out,
+                        "08P01",
+                        &format!("unexpected {} message", other.name()),
+                    );
+                    client.write_all(out).await?;
+                    return Ok(());
+                }
             }
         }
     }
@@ -407,7 +398,7 @@ impl Proxy<'_> {
         Ok(())
     }
 
-    async fn read_upstream(&mut self) -> anyhow::Result<RawMessage> {
+    pub(super) async fn read_upstream(&mut self) -> anyhow::Result<RawMessage> {
         match read_message(
             &mut self.upstream.stream,
             &mut self.upstream_buffer,
@@ -538,7 +529,7 @@ impl Proxy<'_> {
     }
 
     /// `COPY … FROM STDIN`: relay the client's data until it finishes.
-    async fn relay_copy_in(
+    pub(super) async fn relay_copy_in(
         &mut self,
         client: &mut ClientStream,
         buffer: &mut BytesMut,
