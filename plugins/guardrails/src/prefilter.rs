@@ -26,7 +26,7 @@
 //! The fast path never changes a decision; it only skips work that could
 //! not have denied.
 //!
-//! * **Classes.** [`classify`](crate::classify) reports a class only for
+//! * **Classes.** [`classify`](fn@crate::classify) reports a class only for
 //!   statement variants that the parser builds after seeing certain
 //!   keywords: it dispatches on `Keyword` values (`DROP`, `ALTER`, `OR
 //!   REPLACE` …), never on identifier text or string contents. The
