@@ -417,3 +417,94 @@ async fn cancel_requests_reach_the_right_backend() {
     let err = result.unwrap_err();
     assert_eq!(db_error(&err).0, "57014", "query_canceled");
 }
+
+/// A client that never sends Describe still has its rows shown to the
+/// result hooks: the gateway describes the portal itself and hides the
+/// reply. Raw protocol, so no driver can do the describing for us.
+#[tokio::test(flavor = "multi_thread")]
+async fn results_of_undescribed_portals_still_go_through_the_hooks() {
+    use bytes::BytesMut;
+    use gatehouse::pg::wire::backend::BackendMessage;
+    use gatehouse::pg::wire::framing::read_message;
+    use gatehouse::pg::wire::frontend::FrontendMessage;
+    use gatehouse::pg::wire::frontend::auth::encode_password;
+    use gatehouse::pg::wire::startup::encode_startup;
+    use tokio::io::AsyncWriteExt;
+
+    let gw = TestGateway::start(&[MASK]).await;
+    let mut stream = tokio::net::TcpStream::connect(gw.gateway.postgres_addr)
+        .await
+        .unwrap();
+    let mut out = BytesMut::new();
+    encode_startup(&mut out, &[("user", USER), ("database", "pg.test")]).unwrap();
+    stream.write_all(&out).await.unwrap();
+    let mut buf = BytesMut::new();
+    let read = async |stream: &mut tokio::net::TcpStream, buf: &mut BytesMut| {
+        let raw = read_message(stream, buf, 1 << 20)
+            .await
+            .unwrap()
+            .expect("a message");
+        BackendMessage::decode(&raw).unwrap()
+    };
+    assert!(matches!(
+        read(&mut stream, &mut buf).await,
+        BackendMessage::Authentication(_)
+    ));
+    out.clear();
+    encode_password(&mut out, &gw.token).unwrap();
+    stream.write_all(&out).await.unwrap();
+    while !matches!(
+        read(&mut stream, &mut buf).await,
+        BackendMessage::ReadyForQuery { .. }
+    ) {}
+
+    out.clear();
+    for message in [
+        FrontendMessage::Parse {
+            statement: String::new(),
+            sql: "select 'zed@example.com'::text, 'plain'::text".into(),
+            param_types: vec![],
+        },
+        FrontendMessage::Bind {
+            portal: String::new(),
+            statement: String::new(),
+            param_formats: vec![],
+            params: vec![],
+            result_formats: vec![],
+        },
+        FrontendMessage::Execute {
+            portal: String::new(),
+            max_rows: 0,
+        },
+        FrontendMessage::Sync,
+    ] {
+        message.encode(&mut out).unwrap();
+    }
+    stream.write_all(&out).await.unwrap();
+    let mut replies = Vec::new();
+    loop {
+        let message = read(&mut stream, &mut buf).await;
+        let done = matches!(message, BackendMessage::ReadyForQuery { .. });
+        replies.push(message);
+        if done {
+            break;
+        }
+    }
+    let names: Vec<&str> = replies.iter().map(|m| m.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "ParseComplete",
+            "BindComplete",
+            "DataRow",
+            "CommandComplete",
+            "ReadyForQuery"
+        ],
+        "the hidden Describe's reply is not forwarded"
+    );
+    let BackendMessage::DataRow(row) = &replies[2] else {
+        unreachable!()
+    };
+    let cells: Vec<Option<&[u8]>> = row.cells().collect();
+    assert_eq!(cells, vec![Some(&b"***"[..]), Some(&b"plain"[..])]);
+}
