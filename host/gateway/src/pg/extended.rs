@@ -32,9 +32,7 @@ use crate::pg::wire::frontend::{FrontendMessage, Target};
 use crate::pg::wire::tags;
 use crate::record::{SessionEvent, Verdict};
 use bytes::BytesMut;
-use gatehouse_runtime::types::{
-    CellFormat, Column, Query, QueryProtocol, QueryVerdict, ResultSummary,
-};
+use gatehouse_runtime::types::{CellFormat, Column, Query, QueryProtocol, ResultSummary};
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;
@@ -223,29 +221,7 @@ impl Proxy<'_> {
             parameters: Vec::new(),
         };
         let decision = self.plugins.on_query(&mut query).await;
-        let (verdict, refusal) = match &decision.verdict {
-            QueryVerdict::Allow => (Verdict::Allowed, None),
-            QueryVerdict::Rewrite(_) => (Verdict::Rewritten, None),
-            QueryVerdict::Deny(reason) => (
-                Verdict::Denied {
-                    reason: reason.clone(),
-                },
-                Some(reason.clone()),
-            ),
-            QueryVerdict::Review(request) => {
-                let message = format!(
-                    "query held for review: {} (approvers: {})",
-                    request.reason,
-                    request.approver_groups.join(", ")
-                );
-                (
-                    Verdict::Review {
-                        reason: request.reason.clone(),
-                    },
-                    Some(message),
-                )
-            }
-        };
+        let (verdict, refusal) = reply::judge(&decision.verdict);
         if let Some(message) = refusal {
             self.counters.denied += 1;
             let mut error = BytesMut::new();

@@ -10,7 +10,9 @@
 
 use crate::pg::wire::backend::encode;
 use crate::pg::wire::backend::{ErrorFields, Severity, TransactionStatus};
+use crate::record::Verdict;
 use bytes::BytesMut;
+use gatehouse_runtime::types::QueryVerdict;
 
 /// An `ERROR`: the statement failed, the session goes on.
 pub fn error(out: &mut BytesMut, sqlstate: &str, message: &str) {
@@ -29,4 +31,29 @@ pub fn ready_for_query(out: &mut BytesMut, status: u8) {
         out,
         TransactionStatus::from_byte(status).unwrap_or(TransactionStatus::Idle),
     );
+}
+
+/// What a query decision means for the record, and the message a refused
+/// query answers with (`None` when the query runs).
+pub fn judge(verdict: &QueryVerdict) -> (Verdict, Option<String>) {
+    match verdict {
+        QueryVerdict::Allow => (Verdict::Allowed, None),
+        QueryVerdict::Rewrite(_) => (Verdict::Rewritten, None),
+        QueryVerdict::Deny(reason) => (
+            Verdict::Denied {
+                reason: reason.clone(),
+            },
+            Some(reason.clone()),
+        ),
+        QueryVerdict::Review(request) => (
+            Verdict::Review {
+                reason: request.reason.clone(),
+            },
+            Some(format!(
+                "query held for review: {} (approvers: {})",
+                request.reason,
+                request.approver_groups.join(", ")
+            )),
+        ),
+    }
 }

@@ -37,8 +37,7 @@ use crate::record::{SessionEvent, Verdict};
 use bytes::BytesMut;
 use gatehouse_runtime::SessionPlugins;
 use gatehouse_runtime::types::{
-    ConnectVerdict, Query, QueryProtocol, QueryVerdict, ResultSummary, Session, SessionSummary,
-    SessionVerb,
+    ConnectVerdict, Query, QueryProtocol, ResultSummary, Session, SessionSummary, SessionVerb,
 };
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -334,39 +333,17 @@ impl Proxy<'_> {
             parameters: Vec::new(),
         };
         let decision = self.plugins.on_query(&mut query).await;
-        let verdict = match &decision.verdict {
-            QueryVerdict::Allow => Verdict::Allowed,
-            QueryVerdict::Rewrite(_) => Verdict::Rewritten,
-            QueryVerdict::Deny(reason) => Verdict::Denied {
-                reason: reason.clone(),
-            },
-            QueryVerdict::Review(request) => Verdict::Review {
-                reason: request.reason.clone(),
-            },
-        };
-        let outcome = match &decision.verdict {
-            QueryVerdict::Deny(reason) => {
+        let (verdict, refusal) = reply::judge(&decision.verdict);
+        let outcome = match refusal {
+            Some(message) => {
                 self.counters.denied += 1;
-                reply::error(out, "42501", reason);
-                reply::ready_for_query(out, self.transaction_status);
-                client.write_all(out).await?;
-                out.clear();
-                QueryOutcome::default()
-            }
-            QueryVerdict::Review(request) => {
-                self.counters.denied += 1;
-                let message = format!(
-                    "query held for review: {} (approvers: {})",
-                    request.reason,
-                    request.approver_groups.join(", ")
-                );
                 reply::error(out, "42501", &message);
                 reply::ready_for_query(out, self.transaction_status);
                 client.write_all(out).await?;
                 out.clear();
                 QueryOutcome::default()
             }
-            QueryVerdict::Allow | QueryVerdict::Rewrite(_) => {
+            None => {
                 let mut upstream_message = BytesMut::new();
                 FrontendMessage::Query {
                     sql: query.text.clone(),

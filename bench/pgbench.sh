@@ -1,0 +1,476 @@
+#!/usr/bin/env bash
+# Gatehouse vs. direct PostgreSQL vs. pgbouncer under pgbench (select-only).
+#
+#   bench/pgbench.sh                      # 10 s per run, c = 1 and 8, simple and prepared
+#   BENCH_SECONDS=30 BENCH_ROUNDS=3 bench/pgbench.sh
+#
+# A benchmark, not a test: it always exits 0 unless something could not be
+# set up (BENCH_STRICT=1 also exits 1 when a target is missed).
+#
+# What it does, in one run:
+#  1. builds the gateway in release (target/release/gatehouse) and installs
+#     pgbouncer if it is missing;
+#  2. initialises pgbench's tables in the machine's PostgreSQL (database
+#     `test`, reused when already at the wanted scale);
+#  3. starts, on free ports, in a temp dir: one Gatehouse serving two
+#     connections to the same database, `pg.open` (no plugins) and
+#     `pg.guarded` (access-control + guardrails), and one pgbouncer in
+#     session pooling mode (the fair comparison: pgbench holds its
+#     connections for the whole run, and pgbouncer 1.18's transaction mode
+#     cannot carry protocol-level prepared statements);
+#  4. runs `pgbench -S -n -T $BENCH_SECONDS -c C -j C -M MODE` for every C and
+#     MODE against every target, interleaved (all targets for one C/MODE,
+#     then the next) so load drift hits them alike; per-transaction logs
+#     (`-l`) give the p50/p99 latency;
+#  5. prints every run, one summary table (TPS, ratios vs direct and vs
+#     pgbouncer, p50 at c=1 and the latency Gatehouse adds) and whether the
+#     targets are met:
+#       - Gatehouse with plugins >= pgbouncer TPS at c=8 (each mode);
+#       - Gatehouse with plugins adds <= 40 us p50 latency over direct at c=1;
+#  6. stops everything it started on exit, Ctrl-C included.
+#
+# Every client connects in plain text (sslmode=disable), and so do Gatehouse
+# and pgbouncer to the upstream: the local server has TLS on and libpq
+# prefers it, which would otherwise compare TLS against plain text.
+#
+# Settings (environment):
+#   BENCH_SECONDS   seconds per pgbench run (10)
+#   BENCH_CLIENTS   client counts (\"1 8\")
+#   BENCH_MODES     pgbench -M modes (\"simple prepared\")
+#   BENCH_TARGETS   subset of: direct gatehouse-open gatehouse-plugins pgbouncer
+#   BENCH_ROUNDS    repeat the whole matrix; the table shows medians (1)
+#   BENCH_SCALE     pgbench -i scale (10)
+#   BENCH_POOL_MODE pgbouncer pool_mode (session)
+#   BENCH_SSLMODE   client sslmode (disable)
+#   BENCH_PROFILE   1: `perf record -g` the gateway during gatehouse-plugins c>1 runs
+#   BENCH_KEEP      1: keep the temp dir (logs, configs, CSV, perf data)
+#   BENCH_CACHE_DIR compiled-plugin cache (target/gatehouse-bench-compiled:
+#                   only the first start compiles plugins)
+#   BENCH_STRICT    1: exit 1 if a target is missed
+#   GATEHOUSE_LOG   the gateway's log filter (info, its default: every query
+#                   is written to the session record log, as in production)
+#   PGHOST/PGPORT/PGUSER/BENCH_DB  the upstream (127.0.0.1 5432 postgres test)
+
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+CLIENTS=${BENCH_CLIENTS:-"1 8"}
+MODES=${BENCH_MODES:-"simple prepared"}
+TARGETS=${BENCH_TARGETS:-"direct gatehouse-open gatehouse-plugins pgbouncer"}
+ROUNDS=${BENCH_ROUNDS:-1}
+SCALE=${BENCH_SCALE:-10}
+POOL_MODE=${BENCH_POOL_MODE:-session}
+SSLMODE=${BENCH_SSLMODE:-disable}
+UP_HOST=${PGHOST:-127.0.0.1}
+UP_PORT=${PGPORT:-5432}
+UP_USER=${PGUSER:-postgres}
+DB=${BENCH_DB:-test}
+CACHE_DIR=${BENCH_CACHE_DIR:-$REPO/target/gatehouse-bench-compiled}
+export GATEHOUSE_LOG=${GATEHOUSE_LOG:-info}
+BENCH_USER="bench@example.com"
+# The issue's targets.
+MAX_ADDED_P50_US=40
+
+# Clients never fall back to a socket, a password file or TLS by accident.
+unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE
+export PGSSLMODE=$SSLMODE PGCONNECT_TIMEOUT=10
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() {
+    printf '[bench] error: %s\n' "$*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------- cleanup
+TMP=""
+GATEHOUSE_PID=""
+PGBOUNCER_PID=""
+RUNNING_PID="" # the pgbench (or perf) of the moment
+PERF_PID=""
+CLEANED=0
+cleanup() {
+    [[ $CLEANED == 1 ]] && return
+    CLEANED=1
+    local pid
+    for pid in $PERF_PID $RUNNING_PID $PGBOUNCER_PID $GATEHOUSE_PID; do
+        if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+            kill -INT "$pid" 2>/dev/null || true
+        fi
+    done
+    for pid in $PERF_PID $RUNNING_PID $PGBOUNCER_PID $GATEHOUSE_PID; do
+        [[ -n $pid ]] || continue
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -n $TMP && -d $TMP ]]; then
+        if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+            log "kept $TMP"
+        else
+            rm -rf "$TMP"
+        fi
+    fi
+}
+trap cleanup EXIT
+trap 'log "interrupted"; cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+# Run a command in the background and wait for it, so that a signal runs the
+# trap at once instead of after the command ends.
+run_bg() {
+    "$@" &
+    RUNNING_PID=$!
+    local rc=0
+    wait "$RUNNING_PID" || rc=$?
+    RUNNING_PID=""
+    return "$rc"
+}
+
+# ---------------------------------------------------------------- 1. build
+for tool in pgbench psql awk sort ss; do
+    command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+log "building the gateway (release)"
+(cd "$REPO" && cargo build --release -p gatehouse) >&2 || die "cargo build failed"
+BIN=$REPO/target/release/gatehouse
+[[ -x $BIN ]] || die "$BIN was not built"
+
+PGBOUNCER=$(command -v pgbouncer || true)
+[[ -z $PGBOUNCER && -x /usr/sbin/pgbouncer ]] && PGBOUNCER=/usr/sbin/pgbouncer
+if [[ -z $PGBOUNCER ]]; then
+    log "installing pgbouncer"
+    if ! apt-get install -y pgbouncer >&2; then
+        apt-get update >&2 && apt-get install -y pgbouncer >&2 || die "could not install pgbouncer"
+    fi
+    PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+fi
+[[ -x $PGBOUNCER ]] || die "pgbouncer not found"
+
+# ---------------------------------------------------------------- 2. tables
+UPSTREAM=(-h "$UP_HOST" -p "$UP_PORT" -U "$UP_USER")
+psql "${UPSTREAM[@]}" -d postgres -XAtqc 'select 1' >/dev/null ||
+    die "PostgreSQL is not reachable at $UP_HOST:$UP_PORT as $UP_USER"
+if [[ -z $(psql "${UPSTREAM[@]}" -d postgres -XAtqc "select 1 from pg_database where datname = '$DB'") ]]; then
+    log "creating database $DB"
+    psql "${UPSTREAM[@]}" -d postgres -XAtqc "create database \"$DB\"" >/dev/null
+fi
+have_scale=$(psql "${UPSTREAM[@]}" -d "$DB" -XAtqc 'select count(*) from pgbench_branches' 2>/dev/null || echo 0)
+if [[ $have_scale == "$SCALE" ]]; then
+    log "reusing pgbench tables at scale $SCALE"
+else
+    log "initialising pgbench tables at scale $SCALE (found ${have_scale:-none})"
+    pgbench "${UPSTREAM[@]}" -i -s "$SCALE" -q "$DB" >&2 || die "pgbench -i failed"
+fi
+
+# ---------------------------------------------------------------- 3. servers
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
+chmod 755 "$TMP" # pgbouncer may run as another user
+mkdir -p "$TMP/pgbench-logs" "$CACHE_DIR"
+
+USED_PORTS=""
+free_port() {
+    local port listening
+    listening=$(ss -Htln | awk '{print $4}' | sed 's/.*://')
+    for _ in $(seq 200); do
+        port=$((20000 + RANDOM % 40000))
+        if ! grep -qx "$port" <<<"$listening" && [[ " $USED_PORTS " != *" $port "* ]]; then
+            USED_PORTS="$USED_PORTS $port"
+            echo "$port"
+            return
+        fi
+    done
+    die "no free port found"
+}
+
+wait_for_port() { # name port pid timeout-seconds log
+    local name=$1 port=$2 pid=$3 timeout=$4 logfile=$5 waited=0
+    while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 30 "$logfile" >&2 || true
+            die "$name exited before listening (log above)"
+        fi
+        ((waited++ >= timeout * 10)) && {
+            tail -n 30 "$logfile" >&2 || true
+            die "$name did not listen on $port within ${timeout}s"
+        }
+        sleep 0.1
+    done
+    log "$name is listening on 127.0.0.1:$port (after $((waited / 10)).$((waited % 10))s)"
+}
+
+# Gatehouse: a user with a fresh token, one resource with two roles.
+GH_PORT=$(free_port)
+token_out=$("$BIN" tokens new 2>/dev/null)
+TOKEN=$(awk '/^token:/ {print $2}' <<<"$token_out")
+DIGEST=$(awk '/^token_sha256:/ {print $2}' <<<"$token_out")
+[[ -n $TOKEN && ${#DIGEST} == 64 ]] || die "could not create a token: $token_out"
+cat >"$TMP/gatehouse.toml" <<EOF
+[gateway]
+state_dir = "$TMP/state"
+
+[runtime]
+# Shared across runs: only the first start compiles the plugins.
+cache_dir = "$CACHE_DIR"
+
+[postgres]
+listen = "127.0.0.1:$GH_PORT"
+
+[[users]]
+email = "$BENCH_USER"
+role = "user"
+groups = ["bench"]
+token_sha256 = ["$DIGEST"]
+
+[[resources]]
+name = "pg"
+kind = "postgres"
+address = "$UP_HOST:$UP_PORT"
+tls = "disable"
+
+  [[resources.roles]]
+  name = "open"
+  description = "no plugins"
+  database = "$DB"
+  username = "$UP_USER"
+
+  [[resources.roles]]
+  name = "guarded"
+  description = "access-control + guardrails"
+  database = "$DB"
+  username = "$UP_USER"
+
+    [[resources.roles.plugins]]
+    plugin = "access-control"
+    config = { allowed_groups = ["bench"] }
+
+    [[resources.roles.plugins]]
+    plugin = "guardrails"
+    config = { deny_statements = ["drop", "truncate", "alter", "grant", "revoke", "delete-without-where", "update-without-where"] }
+EOF
+log "starting Gatehouse (the first start compiles plugins: ~20 s)"
+"$BIN" serve --config "$TMP/gatehouse.toml" 2>"$TMP/gatehouse.log" &
+GATEHOUSE_PID=$!
+wait_for_port gatehouse "$GH_PORT" "$GATEHOUSE_PID" 180 "$TMP/gatehouse.log"
+
+# pgbouncer: session pooling, trust auth (the user must still be listed).
+PGB_PORT=$(free_port)
+cat >"$TMP/userlist.txt" <<EOF
+"$UP_USER" ""
+EOF
+cat >"$TMP/pgbouncer.ini" <<EOF
+[databases]
+$DB = host=$UP_HOST port=$UP_PORT dbname=$DB user=$UP_USER
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $TMP/userlist.txt
+pool_mode = $POOL_MODE
+default_pool_size = 20
+max_client_conn = 200
+server_tls_sslmode = disable
+client_tls_sslmode = disable
+ignore_startup_parameters = extra_float_digits
+log_connections = 0
+log_disconnections = 0
+EOF
+chmod 644 "$TMP/pgbouncer.ini" "$TMP/userlist.txt"
+pgb_args=()
+if [[ $(id -u) == 0 ]]; then
+    # pgbouncer refuses to run as root.
+    pgb_user=$(id -un postgres 2>/dev/null || echo nobody)
+    pgb_args=(-u "$pgb_user")
+fi
+"$PGBOUNCER" "${pgb_args[@]}" "$TMP/pgbouncer.ini" 2>"$TMP/pgbouncer.log" &
+PGBOUNCER_PID=$!
+wait_for_port pgbouncer "$PGB_PORT" "$PGBOUNCER_PID" 30 "$TMP/pgbouncer.log"
+
+# The connection options of each target (host port user dbname password).
+conn_of() {
+    case $1 in
+    direct) echo "$UP_HOST $UP_PORT $UP_USER $DB -" ;;
+    gatehouse-open) echo "127.0.0.1 $GH_PORT $BENCH_USER pg.open $TOKEN" ;;
+    gatehouse-plugins) echo "127.0.0.1 $GH_PORT $BENCH_USER pg.guarded $TOKEN" ;;
+    pgbouncer) echo "127.0.0.1 $PGB_PORT $UP_USER $DB -" ;;
+    *) die "unknown target $1" ;;
+    esac
+}
+
+# psql through a target: target sql...
+psql_to() {
+    local target=$1 host port user db password
+    shift
+    read -r host port user db password <<<"$(conn_of "$target")"
+    [[ $password == - ]] && password=""
+    PGPASSWORD=$password psql -h "$host" -p "$port" -U "$user" -d "$db" -XAtq "$@"
+}
+
+# Sanity: every target answers, and the guarded connection does enforce.
+for target in $TARGETS; do
+    n=$(psql_to "$target" -c 'select count(*) from pgbench_branches' 2>&1) ||
+        die "$target does not answer: $n"
+    [[ $n == "$SCALE" ]] || die "$target: unexpected answer $n"
+done
+if [[ " $TARGETS " == *" gatehouse-plugins "* ]]; then
+    if denied=$(psql_to gatehouse-plugins -c 'truncate pgbench_history' 2>&1); then
+        die "guardrails did not deny TRUNCATE through pg.guarded"
+    fi
+    log "guardrails on pg.guarded: ${denied#*ERROR:  }"
+fi
+
+# ---------------------------------------------------------------- 4. runs
+RESULTS=$TMP/results.csv
+echo "round,target,clients,mode,tps,latency_avg_ms,p50_us,p99_us,transactions" >"$RESULTS"
+
+# One pgbench run; appends a CSV line.
+bench_one() { # round target clients mode
+    local round=$1 target=$2 c=$3 mode=$4 host port user db password
+    read -r host port user db password <<<"$(conn_of "$target")"
+    [[ $password == - ]] && password=""
+    local name=r$round-$target-c$c-$mode
+    local prefix=$TMP/pgbench-logs/$name out=$TMP/pgbench-logs/$name.out
+    local profiling=0
+    if [[ ${BENCH_PROFILE:-0} == 1 && $target == gatehouse-plugins && $c -gt 1 ]] &&
+        command -v perf >/dev/null; then
+        profiling=1
+        perf record -g -F 999 -p "$GATEHOUSE_PID" -o "$TMP/perf-$name.data" \
+            2>"$TMP/perf-$name.log" >/dev/null &
+        PERF_PID=$!
+        sleep 0.5
+    fi
+    local rc=0
+    PGPASSWORD=$password run_bg pgbench -h "$host" -p "$port" -U "$user" \
+        -S -n -T "$SECONDS_PER_RUN" -c "$c" -j "$c" -M "$mode" \
+        -l --log-prefix="$prefix" "$db" >"$out" 2>&1 || rc=$?
+    if [[ $profiling == 1 ]]; then
+        kill -INT "$PERF_PID" 2>/dev/null || true
+        wait "$PERF_PID" 2>/dev/null || true
+        PERF_PID=""
+        log "perf data: $TMP/perf-$name.data"
+    fi
+    local tps lat p50 p99 n
+    if [[ $rc != 0 ]]; then
+        log "pgbench failed for $name (exit $rc):"
+        tail -n 5 "$out" >&2
+        echo "$round,$target,$c,$mode,,,,," >>"$RESULTS"
+        rm -f "$prefix".*[0-9]
+        return
+    fi
+    tps=$(awk '/^tps = / {print $3; exit}' "$out")
+    lat=$(awk '/^latency average = / {print $4; exit}' "$out")
+    # Per-transaction log: client_id tx_no latency_us script_no epoch epoch_us
+    read -r p50 p99 n < <(cat "$prefix".[0-9]* 2>/dev/null |
+        awk '$3 ~ /^[0-9]+$/ {print $3}' | sort -n |
+        awk '{v[NR] = $1}
+             END {
+                 if (NR == 0) { print "- - 0"; exit }
+                 i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
+                 i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
+                 print v[i50], v[i99], NR
+             }')
+    rm -f "$prefix".[0-9]*
+    echo "$round,$target,$c,$mode,$tps,$lat,$p50,$p99,$n" >>"$RESULTS"
+    printf '[bench] %-18s c=%-2s %-9s %10.0f tps  avg %6s ms  p50 %5s us  p99 %5s us\n' \
+        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" >&2
+}
+
+n_runs=0
+for _ in $(seq "$ROUNDS"); do for _ in $CLIENTS; do for _ in $MODES; do for _ in $TARGETS; do
+    n_runs=$((n_runs + 1))
+done; done; done; done
+log "$n_runs runs of ${SECONDS_PER_RUN}s (~$((n_runs * (SECONDS_PER_RUN + 1)))s); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$ROUNDS"); do
+    for c in $CLIENTS; do
+        for mode in $MODES; do
+            for target in $TARGETS; do
+                bench_one "$round" "$target" "$c" "$mode"
+            done
+        done
+    done
+done
+
+# ---------------------------------------------------------------- 5. report
+# Medians over rounds, then the table and the targets, all in awk.
+awk -F, -v targets="$TARGETS" -v clients="$CLIENTS" -v modes="$MODES" \
+    -v max_added="$MAX_ADDED_P50_US" -v pool_mode="$POOL_MODE" -v secs="$SECONDS_PER_RUN" \
+    -v rounds="$ROUNDS" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" '
+function median(key,    n, i, j, t, a) {
+    n = split(vals[key], a, " ")
+    if (n == 0 || vals[key] == "") return ""
+    for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function add(key, v) { if (v != "" && v != "-") vals[key] = (key in vals) ? vals[key] " " v : v }
+function fmt_ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "-" : sprintf("%.2f", a / b) }
+function fmt_num(v, f) { return v == "" ? "-" : sprintf(f, v) }
+NR > 1 {
+    add("tps," $2 "," $3 "," $4, $5)
+    add("p50," $2 "," $3 "," $4, $7)
+}
+END {
+    nt = split(targets, T, " "); nc = split(clients, C, " "); nm = split(modes, M, " ")
+    printf "\nselect-only pgbench, %s s per run, %s round(s) (medians), pgbouncer pool_mode=%s, load average at end %s\n", secs, rounds, pool_mode, load
+    printf "TPS, x = ratio to direct / to pgbouncer; p50 in us from per-transaction logs; +us = p50 added over direct\n\n"
+    # Header
+    line1 = sprintf("%-18s", ""); line2 = sprintf("%-18s", "target")
+    for (ci = 1; ci <= nc; ci++) for (mi = 1; mi <= nm; mi++) {
+        c = C[ci]; m = M[mi]
+        w = (c == 1) ? 40 : 24
+        line1 = line1 sprintf(" | %-" w "s", "c=" c " " m)
+        line2 = line2 sprintf(" | %8s %6s %6s", "TPS", "xdir", "xpgb")
+        if (c == 1) line2 = line2 sprintf(" %7s %7s", "p50us", "+us")
+    }
+    print line1; print line2
+    sep = line2; gsub(/./, "-", sep); print sep
+    for (ti = 1; ti <= nt; ti++) {
+        t = T[ti]; row = sprintf("%-18s", t)
+        for (ci = 1; ci <= nc; ci++) for (mi = 1; mi <= nm; mi++) {
+            c = C[ci]; m = M[mi]
+            tps = median("tps," t "," c "," m)
+            d = median("tps,direct," c "," m); b = median("tps,pgbouncer," c "," m)
+            row = row sprintf(" | %8s %6s %6s", fmt_num(tps, "%.0f"), fmt_ratio(tps, d), fmt_ratio(tps, b))
+            if (c == 1) {
+                p = median("p50," t "," c "," m); pd = median("p50,direct," c "," m)
+                row = row sprintf(" %7s %7s", fmt_num(p, "%.0f"), (p == "" || pd == "") ? "-" : sprintf("%+.0f", p - pd))
+            }
+        }
+        print row
+    }
+    # Targets (Gatehouse with plugins)
+    printf "\ntargets (gatehouse-plugins):\n"
+    missed = 0; checked = 0
+    for (mi = 1; mi <= nm; mi++) {
+        m = M[mi]
+        g = median("tps,gatehouse-plugins,8," m); b = median("tps,pgbouncer,8," m)
+        if (g != "" && b != "") {
+            ok = (g + 0 >= b + 0); checked++; if (!ok) missed++
+            printf "  %-4s TPS >= pgbouncer at c=8, %-9s: %.0f vs %.0f (%.2fx)\n", ok ? "MET" : "MISS", m, g, b, g / b
+        }
+        p = median("p50,gatehouse-plugins,1," m); pd = median("p50,direct,1," m)
+        if (p != "" && pd != "") {
+            ok = (p - pd <= max_added); checked++; if (!ok) missed++
+            printf "  %-4s p50 added <= %d us at c=1, %-9s: %+.0f us (%.0f vs %.0f us)\n", ok ? "MET" : "MISS", max_added, m, p - pd, p, pd
+        }
+    }
+    if (checked == 0) print "  (not measured: needs gatehouse-plugins, direct and pgbouncer at c=1 and c=8)"
+    printf "\n%d of %d targets met\n", checked - missed, checked
+    exit (missed > 0) ? 3 : 0
+}' "$RESULTS" && report_rc=0 || report_rc=$?
+
+if [[ -n ${BENCH_OUT:-} ]]; then
+    cp "$RESULTS" "$BENCH_OUT"
+    log "results: $BENCH_OUT"
+fi
+echo
+echo "Absolute numbers depend on the machine and its load; compare the ratios."
+if [[ $report_rc == 3 && ${BENCH_STRICT:-0} == 1 ]]; then
+    exit 1
+fi
+[[ $report_rc == 0 || $report_rc == 3 ]] || die "report failed"
+exit 0
