@@ -35,8 +35,8 @@
 #
 # Settings (environment):
 #   BENCH_SECONDS   seconds per pgbench run (10)
-#   BENCH_CLIENTS   client counts (\"1 8\")
-#   BENCH_MODES     pgbench -M modes (\"simple prepared\")
+#   BENCH_CLIENTS   client counts ("1 8")
+#   BENCH_MODES     pgbench -M modes ("simple prepared")
 #   BENCH_TARGETS   subset of: direct gatehouse-open gatehouse-plugins pgbouncer
 #   BENCH_ROUNDS    repeat the whole matrix; the table shows medians (1)
 #   BENCH_SCALE     pgbench -i scale (10)
@@ -89,14 +89,16 @@ PGBOUNCER_PID=""
 RUNNING_PID="" # the pgbench (or perf) of the moment
 PERF_PID=""
 CLEANED=0
+# shellcheck disable=SC2317 # called from the traps
 cleanup() {
     [[ $CLEANED == 1 ]] && return
     CLEANED=1
     local pid
-    for pid in $PERF_PID $RUNNING_PID $PGBOUNCER_PID $GATEHOUSE_PID; do
-        if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-            kill -INT "$pid" 2>/dev/null || true
-        fi
+    # perf writes its data on SIGINT; the others get SIGTERM (background
+    # jobs of a script ignore SIGINT, and pgbench has no handler for it).
+    [[ -n $PERF_PID ]] && kill -INT "$PERF_PID" 2>/dev/null
+    for pid in $RUNNING_PID $PGBOUNCER_PID $GATEHOUSE_PID; do
+        kill -TERM "$pid" 2>/dev/null || true
     done
     for pid in $PERF_PID $RUNNING_PID $PGBOUNCER_PID $GATEHOUSE_PID; do
         [[ -n $pid ]] || continue
@@ -144,7 +146,7 @@ PGBOUNCER=$(command -v pgbouncer || true)
 if [[ -z $PGBOUNCER ]]; then
     log "installing pgbouncer"
     if ! apt-get install -y pgbouncer >&2; then
-        apt-get update >&2 && apt-get install -y pgbouncer >&2 || die "could not install pgbouncer"
+        { apt-get update >&2 && apt-get install -y pgbouncer >&2; } || die "could not install pgbouncer"
     fi
     PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 fi

@@ -508,3 +508,20 @@ async fn results_of_undescribed_portals_still_go_through_the_hooks() {
     let cells: Vec<Option<&[u8]>> = row.cells().collect();
     assert_eq!(cells, vec![Some(&b"***"[..]), Some(&b"plain"[..])]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_before_an_error_mid_result_still_arrive_first() {
+    let gw = TestGateway::start(&[MASK]).await;
+    let client = gw.client().await;
+    // Rows 1..3 are produced, then 1/0 fails on row 4.
+    let messages = client
+        .simple_query("select 10 / (4 - g) as v from generate_series(1, 5) g")
+        .await;
+    let err = messages.unwrap_err();
+    assert_eq!(
+        db_error(&err).0,
+        "22012",
+        "division_by_zero reaches the client"
+    );
+    assert!(client.simple_query("select 1").await.is_ok());
+}

@@ -298,7 +298,14 @@ impl Proxy<'_> {
                     continue;
                 }
                 tags::backend::ERROR_RESPONSE => {
-                    if let Some(run) = running.take() {
+                    if let Some(mut run) = running.take() {
+                        // Rows produced before the error still go out first.
+                        if run.withheld.is_none()
+                            && let Some(rows) = &mut run.pending
+                            && let Err(fault) = rows.flush(self.plugins, out).await
+                        {
+                            run.withheld = Some(fault.to_string());
+                        }
                         self.finish_execute(run, None, false).await;
                     }
                     message.encode(out);

@@ -483,6 +483,19 @@ impl Proxy<'_> {
                         message.encode(out);
                     }
                 }
+                tags::backend::ERROR_RESPONSE => {
+                    // The statement failed mid-result: rows already produced
+                    // still reach the client (through the hooks) before the
+                    // error, as they would without the gateway.
+                    if let Some(mut rows) = pending.take()
+                        && !withholding
+                        && let Err(fault) = rows.flush(self.plugins, out).await
+                    {
+                        outcome.aborted = Some(fault.to_string());
+                    }
+                    withholding = false;
+                    message.encode(out);
+                }
                 tags::backend::READY_FOR_QUERY => {
                     self.transaction_status = message.body.first().copied().unwrap_or(b'I');
                     message.encode(out);
