@@ -525,3 +525,55 @@ async fn rows_before_an_error_mid_result_still_arrive_first() {
     );
     assert!(client.simple_query("select 1").await.is_ok());
 }
+
+const REVIEW: &str = r#"plugin = "sandbox-guest"
+config = { mode = "review" }"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn held_queries_name_the_review_in_both_protocols() {
+    let gw = TestGateway::start(&[REVIEW]).await;
+    let client = gw.client().await;
+    let err = client.simple_query("select 1").await.unwrap_err();
+    let (code, message) = db_error(&err);
+    assert_eq!(code, "42501");
+    assert!(
+        message.contains("held for review: production data") && message.contains("dba-approvers"),
+        "{message}"
+    );
+    let err = client.query("select 1", &[]).await.unwrap_err();
+    let (code, message) = db_error(&err);
+    assert_eq!(code, "42501");
+    assert!(message.contains("held for review"), "{message}");
+    drop(client);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let reviews = gw
+        .recorder
+        .events()
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                SessionEvent::Query {
+                    verdict: Verdict::Review { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(reviews, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rewrite_is_what_gets_prepared() {
+    let gw = TestGateway::start(&[REWRITE]).await;
+    let client = gw.client().await;
+    let row = client
+        .query_one("select 'secret'::text", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<_, i32>(0),
+        1,
+        "the rewritten `select 1` was prepared and run"
+    );
+}

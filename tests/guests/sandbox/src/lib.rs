@@ -40,6 +40,8 @@ enum Mode {
     RewriteEmpty,
     /// Rewrite every query to `select 1`.
     Rewrite,
+    /// Hold every query for review by the `dba-approvers` group.
+    Review,
     /// Inspect rows without changing them.
     PassRows,
     /// Replace every cell containing '@' with "***".
@@ -162,6 +164,10 @@ impl Plugin for Sandbox {
             ),
             Mode::RewriteEmpty => QueryVerdict::Rewrite(String::new()),
             Mode::Rewrite => QueryVerdict::Rewrite("select 1".into()),
+            Mode::Review => QueryVerdict::Review(gatehouse_sdk::ReviewRequest {
+                reason: "production data".into(),
+                approver_groups: vec!["dba-approvers".into()],
+            }),
         }
     }
 
