@@ -66,9 +66,6 @@ impl runtime::Clock for HarnessClock {
 
 /// The cargo target directory of the running test binary.
 fn target_dir() -> Result<PathBuf, String> {
-    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     gatehouse_plugin_build::enclosing_target_dir(&exe).ok_or_else(|| {
         format!(
