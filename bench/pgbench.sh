@@ -42,11 +42,15 @@
 #   BENCH_SCALE     pgbench -i scale (10)
 #   BENCH_POOL_MODE pgbouncer pool_mode (session)
 #   BENCH_SSLMODE   client sslmode (disable)
-#   BENCH_PROFILE   1: `perf record -g` the gateway during gatehouse-plugins c>1 runs
+#   BENCH_PROFILE   1: `perf record` the gateway during gatehouse-plugins c>1 runs
+#                   (with BENCH_KEEP=1 to read it; BENCH_PERF_ARGS, default
+#                   "-g -F 999"; "--call-graph dwarf -F 499" for full stacks)
 #   BENCH_KEEP      1: keep the temp dir (logs, configs, CSV, perf data)
 #   BENCH_CACHE_DIR compiled-plugin cache (target/gatehouse-bench-compiled:
 #                   only the first start compiles plugins)
 #   BENCH_STRICT    1: exit 1 if a target is missed
+#   BENCH_OUT       copy the per-run CSV there
+#   BENCH_REPORT    print the table of an earlier CSV (BENCH_OUT) and stop
 #   GATEHOUSE_LOG   the gateway's log filter (info, its default: every query
 #                   is written to the session record log, as in production)
 #   PGHOST/PGPORT/PGUSER/BENCH_DB  the upstream (127.0.0.1 5432 postgres test)
@@ -76,9 +80,12 @@ MAX_ADDED_P50_US=40
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE
 export PGSSLMODE=$SSLMODE PGCONNECT_TIMEOUT=10
 
-log() { printf '[bench] %s\n' "$*" >&2; }
+# Messages go to the script's stderr even from inside a redirected command
+# (the traps run there).
+exec 9>&2
+log() { printf '[bench] %s\n' "$*" >&9; }
 die() {
-    printf '[bench] error: %s\n' "$*" >&2
+    printf '[bench] error: %s\n' "$*" >&9
     exit 1
 }
 
@@ -131,6 +138,84 @@ run_bg() {
     RUNNING_PID=""
     return "$rc"
 }
+
+# ---------------------------------------------------------------- report
+# Medians over rounds, then the table and the targets, all in awk. Exits 3
+# when a target is missed.
+report() { # results.csv
+    awk -F, -v targets="$TARGETS" -v clients="$CLIENTS" -v modes="$MODES" \
+        -v max_added="$MAX_ADDED_P50_US" -v pool_mode="$POOL_MODE" -v secs="$SECONDS_PER_RUN" \
+        -v loadavg="$(cut -d' ' -f1-3 /proc/loadavg)" '
+function median(key,    n, i, j, t, a) {
+    n = split(vals[key], a, " ")
+    if (n == 0 || vals[key] == "") return ""
+    for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function add(key, v) { if (v != "" && v != "-") vals[key] = (key in vals) ? vals[key] " " v : v }
+function fmt_ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "-" : sprintf("%.2f", a / b) }
+function fmt_num(v, f) { return v == "" ? "-" : sprintf(f, v) }
+NR > 1 {
+    if ($1 + 0 > rounds) rounds = $1 + 0
+    add("tps," $2 "," $3 "," $4, $5)
+    add("p50," $2 "," $3 "," $4, $7)
+}
+END {
+    nt = split(targets, T, " "); nc = split(clients, C, " "); nm = split(modes, M, " ")
+    printf "\nselect-only pgbench, %s s per run, %s round(s) (medians), pgbouncer pool_mode=%s, load average at end %s\n", secs, rounds, pool_mode, loadavg
+    printf "TPS, x = ratio to direct / to pgbouncer; p50 in us from per-transaction logs; +us = p50 added over direct\n\n"
+    # Header
+    line1 = sprintf("%-18s", ""); line2 = sprintf("%-18s", "target")
+    for (ci = 1; ci <= nc; ci++) for (mi = 1; mi <= nm; mi++) {
+        c = C[ci]; m = M[mi]
+        w = (c == 1) ? 40 : 24
+        line1 = line1 sprintf(" | %-" w "s", "c=" c " " m)
+        line2 = line2 sprintf(" | %8s %6s %6s", "TPS", "xdir", "xpgb")
+        if (c == 1) line2 = line2 sprintf(" %7s %7s", "p50us", "+us")
+    }
+    print line1; print line2
+    sep = line2; gsub(/./, "-", sep); print sep
+    for (ti = 1; ti <= nt; ti++) {
+        t = T[ti]; row = sprintf("%-18s", t)
+        for (ci = 1; ci <= nc; ci++) for (mi = 1; mi <= nm; mi++) {
+            c = C[ci]; m = M[mi]
+            tps = median("tps," t "," c "," m)
+            d = median("tps,direct," c "," m); b = median("tps,pgbouncer," c "," m)
+            row = row sprintf(" | %8s %6s %6s", fmt_num(tps, "%.0f"), fmt_ratio(tps, d), fmt_ratio(tps, b))
+            if (c == 1) {
+                p = median("p50," t "," c "," m); pd = median("p50,direct," c "," m)
+                row = row sprintf(" %7s %7s", fmt_num(p, "%.0f"), (p == "" || pd == "") ? "-" : sprintf("%+.0f", p - pd))
+            }
+        }
+        print row
+    }
+    # Targets (Gatehouse with plugins)
+    printf "\ntargets (gatehouse-plugins):\n"
+    missed = 0; checked = 0
+    for (mi = 1; mi <= nm; mi++) {
+        m = M[mi]
+        g = median("tps,gatehouse-plugins,8," m); b = median("tps,pgbouncer,8," m)
+        if (g != "" && b != "") {
+            ok = (g + 0 >= b + 0); checked++; if (!ok) missed++
+            printf "  %-4s TPS >= pgbouncer at c=8, %-9s: %.0f vs %.0f (%.2fx)\n", ok ? "MET" : "MISS", m, g, b, g / b
+        }
+        p = median("p50,gatehouse-plugins,1," m); pd = median("p50,direct,1," m)
+        if (p != "" && pd != "") {
+            ok = (p - pd <= max_added); checked++; if (!ok) missed++
+            printf "  %-4s p50 added <= %d us at c=1, %-9s: %+.0f us (%.0f vs %.0f us)\n", ok ? "MET" : "MISS", max_added, m, p - pd, p, pd
+        }
+    }
+    if (checked == 0) print "  (not measured: needs gatehouse-plugins, direct and pgbouncer at c=1 and c=8)"
+    printf "\n%d of %d targets met\n", checked - missed, checked
+    exit (missed > 0) ? 3 : 0
+}' "$1"
+}
+
+# BENCH_REPORT=results.csv: print the table of an earlier run and stop.
+if [[ -n ${BENCH_REPORT:-} ]]; then
+    report "$BENCH_REPORT" || [[ $? == 3 ]]
+    exit 0
+fi
 
 # ---------------------------------------------------------------- 1. build
 for tool in pgbench psql awk sort ss; do
@@ -341,7 +426,8 @@ bench_one() { # round target clients mode
     if [[ ${BENCH_PROFILE:-0} == 1 && $target == gatehouse-plugins && $c -gt 1 ]] &&
         command -v perf >/dev/null; then
         profiling=1
-        perf record -g -F 999 -p "$GATEHOUSE_PID" -o "$TMP/perf-$name.data" \
+        # shellcheck disable=SC2086 # BENCH_PERF_ARGS is a list of options
+        perf record ${BENCH_PERF_ARGS:--g -F 999} -p "$GATEHOUSE_PID" -o "$TMP/perf-$name.data" \
             2>"$TMP/perf-$name.log" >/dev/null &
         PERF_PID=$!
         sleep 0.5
@@ -398,72 +484,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # ---------------------------------------------------------------- 5. report
-# Medians over rounds, then the table and the targets, all in awk.
-awk -F, -v targets="$TARGETS" -v clients="$CLIENTS" -v modes="$MODES" \
-    -v max_added="$MAX_ADDED_P50_US" -v pool_mode="$POOL_MODE" -v secs="$SECONDS_PER_RUN" \
-    -v rounds="$ROUNDS" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" '
-function median(key,    n, i, j, t, a) {
-    n = split(vals[key], a, " ")
-    if (n == 0 || vals[key] == "") return ""
-    for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
-function add(key, v) { if (v != "" && v != "-") vals[key] = (key in vals) ? vals[key] " " v : v }
-function fmt_ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "-" : sprintf("%.2f", a / b) }
-function fmt_num(v, f) { return v == "" ? "-" : sprintf(f, v) }
-NR > 1 {
-    add("tps," $2 "," $3 "," $4, $5)
-    add("p50," $2 "," $3 "," $4, $7)
-}
-END {
-    nt = split(targets, T, " "); nc = split(clients, C, " "); nm = split(modes, M, " ")
-    printf "\nselect-only pgbench, %s s per run, %s round(s) (medians), pgbouncer pool_mode=%s, load average at end %s\n", secs, rounds, pool_mode, load
-    printf "TPS, x = ratio to direct / to pgbouncer; p50 in us from per-transaction logs; +us = p50 added over direct\n\n"
-    # Header
-    line1 = sprintf("%-18s", ""); line2 = sprintf("%-18s", "target")
-    for (ci = 1; ci <= nc; ci++) for (mi = 1; mi <= nm; mi++) {
-        c = C[ci]; m = M[mi]
-        w = (c == 1) ? 40 : 24
-        line1 = line1 sprintf(" | %-" w "s", "c=" c " " m)
-        line2 = line2 sprintf(" | %8s %6s %6s", "TPS", "xdir", "xpgb")
-        if (c == 1) line2 = line2 sprintf(" %7s %7s", "p50us", "+us")
-    }
-    print line1; print line2
-    sep = line2; gsub(/./, "-", sep); print sep
-    for (ti = 1; ti <= nt; ti++) {
-        t = T[ti]; row = sprintf("%-18s", t)
-        for (ci = 1; ci <= nc; ci++) for (mi = 1; mi <= nm; mi++) {
-            c = C[ci]; m = M[mi]
-            tps = median("tps," t "," c "," m)
-            d = median("tps,direct," c "," m); b = median("tps,pgbouncer," c "," m)
-            row = row sprintf(" | %8s %6s %6s", fmt_num(tps, "%.0f"), fmt_ratio(tps, d), fmt_ratio(tps, b))
-            if (c == 1) {
-                p = median("p50," t "," c "," m); pd = median("p50,direct," c "," m)
-                row = row sprintf(" %7s %7s", fmt_num(p, "%.0f"), (p == "" || pd == "") ? "-" : sprintf("%+.0f", p - pd))
-            }
-        }
-        print row
-    }
-    # Targets (Gatehouse with plugins)
-    printf "\ntargets (gatehouse-plugins):\n"
-    missed = 0; checked = 0
-    for (mi = 1; mi <= nm; mi++) {
-        m = M[mi]
-        g = median("tps,gatehouse-plugins,8," m); b = median("tps,pgbouncer,8," m)
-        if (g != "" && b != "") {
-            ok = (g + 0 >= b + 0); checked++; if (!ok) missed++
-            printf "  %-4s TPS >= pgbouncer at c=8, %-9s: %.0f vs %.0f (%.2fx)\n", ok ? "MET" : "MISS", m, g, b, g / b
-        }
-        p = median("p50,gatehouse-plugins,1," m); pd = median("p50,direct,1," m)
-        if (p != "" && pd != "") {
-            ok = (p - pd <= max_added); checked++; if (!ok) missed++
-            printf "  %-4s p50 added <= %d us at c=1, %-9s: %+.0f us (%.0f vs %.0f us)\n", ok ? "MET" : "MISS", max_added, m, p - pd, p, pd
-        }
-    }
-    if (checked == 0) print "  (not measured: needs gatehouse-plugins, direct and pgbouncer at c=1 and c=8)"
-    printf "\n%d of %d targets met\n", checked - missed, checked
-    exit (missed > 0) ? 3 : 0
-}' "$RESULTS" && report_rc=0 || report_rc=$?
+report "$RESULTS" && report_rc=0 || report_rc=$?
 
 if [[ -n ${BENCH_OUT:-} ]]; then
     cp "$RESULTS" "$BENCH_OUT"

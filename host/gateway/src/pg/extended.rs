@@ -57,18 +57,48 @@ pub(super) struct Portal {
 /// gateway's own waiting for its turn.
 enum Expect {
     ParseComplete,
-    BindComplete,
+    Bind {
+        portal: String,
+    },
     CloseComplete,
     Describe {
         target: Target,
         name: String,
         hidden: bool,
     },
-    Execute {
-        portal: String,
-    },
+    Execute(Box<QueuedExecute>),
     Ready,
     Local(BytesMut),
+}
+
+/// An `Execute` as it was when queued: the portal's columns and statement
+/// are captured then, because a later `Close` or re-`Bind` in the same
+/// batch may change the registry before the rows arrive.
+struct QueuedExecute {
+    portal: String,
+    /// `None` until a `Describe` of the portal queued before it answers.
+    columns: Option<Vec<Column>>,
+    record: StatementRecord,
+}
+
+/// What the session record says about the statement an `Execute` runs.
+#[derive(Clone, Default)]
+struct StatementRecord {
+    sql: String,
+    query_id: u64,
+    verdict: Option<Verdict>,
+    decided_by: Option<String>,
+}
+
+impl Statement {
+    fn record(&self) -> StatementRecord {
+        StatementRecord {
+            sql: self.sql.clone(),
+            query_id: self.query_id,
+            verdict: Some(self.verdict.clone()),
+            decided_by: self.decided_by.clone(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -79,6 +109,43 @@ pub(super) struct Extended {
     /// After an error in this batch, until `Sync`.
     discarding: bool,
     to_upstream: BytesMut,
+}
+
+impl Extended {
+    /// Whether a `Describe` of `portal` is queued after its latest `Bind`
+    /// (its answer will give the next `Execute` of the portal its columns).
+    fn describe_pending(&self, portal: &str) -> bool {
+        for expect in self.queue.iter().rev() {
+            match expect {
+                Expect::Describe {
+                    target: Target::Portal,
+                    name,
+                    ..
+                } if name == portal => return true,
+                Expect::Bind { portal: bound } if bound == portal => return false,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// Give the first queued `Execute` of `portal` still without columns
+    /// the columns a `Describe` just returned.
+    fn fill_execute_columns(&mut self, portal: &str, columns: &[Column]) {
+        let target = self
+            .queue
+            .iter_mut()
+            .skip(1)
+            .find_map(|expect| match expect {
+                Expect::Execute(queued) if queued.portal == portal && queued.columns.is_none() => {
+                    Some(queued)
+                }
+                _ => None,
+            });
+        if let Some(queued) = target {
+            queued.columns = Some(columns.to_vec());
+        }
+    }
 }
 
 /// Apply Bind's result format codes to a statement's columns.
@@ -106,6 +173,7 @@ fn bind_formats(columns: &[Column], formats: &[i16]) -> Vec<Column> {
 
 /// The state of the `Execute` at the head of the queue.
 struct Running {
+    record: StatementRecord,
     started: Instant,
     rows: u64,
     pending: Option<PendingRows>,
@@ -147,10 +215,12 @@ impl Proxy<'_> {
                     .get(&statement)
                     .and_then(|s| s.columns.as_ref())
                     .map(|c| bind_formats(c, &result_formats));
+                self.extended.queue.push_back(Expect::Bind {
+                    portal: portal.clone(),
+                });
                 self.extended
                     .portals
                     .insert(portal, Portal { statement, columns });
-                self.extended.queue.push_back(Expect::BindComplete);
             }
             FrontendMessage::Describe { target, name } => {
                 raw.encode(&mut self.extended.to_upstream);
@@ -161,12 +231,16 @@ impl Proxy<'_> {
                 });
             }
             FrontendMessage::Execute { portal, .. } => {
-                let known = self
+                let columns = self
                     .extended
                     .portals
                     .get(&portal)
-                    .is_some_and(|p| p.columns.is_some());
-                if !known {
+                    .and_then(|p| p.columns.clone());
+                let record = self
+                    .statement_of(&portal)
+                    .map(Statement::record)
+                    .unwrap_or_default();
+                if columns.is_none() && !self.extended.describe_pending(&portal) {
                     FrontendMessage::Describe {
                         target: Target::Portal,
                         name: portal.clone(),
@@ -179,7 +253,13 @@ impl Proxy<'_> {
                     });
                 }
                 raw.encode(&mut self.extended.to_upstream);
-                self.extended.queue.push_back(Expect::Execute { portal });
+                self.extended
+                    .queue
+                    .push_back(Expect::Execute(Box::new(QueuedExecute {
+                        portal,
+                        columns,
+                        record,
+                    })));
             }
             FrontendMessage::Close { target, name } => {
                 raw.encode(&mut self.extended.to_upstream);
@@ -304,7 +384,7 @@ impl Proxy<'_> {
                             && let Some(rows) = &mut run.pending
                             && let Err(fault) = rows.flush(self.plugins, out).await
                         {
-                            run.withheld = Some(fault.to_string());
+                            run.withheld = Some(fault);
                         }
                         self.finish_execute(run, None, false).await;
                     }
@@ -322,7 +402,7 @@ impl Proxy<'_> {
             }
             let head = self.extended.queue.front().expect("checked above");
             match head {
-                Expect::ParseComplete | Expect::BindComplete | Expect::CloseComplete => {
+                Expect::ParseComplete | Expect::Bind { .. } | Expect::CloseComplete => {
                     message.encode(out);
                     self.extended.queue.pop_front();
                 }
@@ -349,6 +429,7 @@ impl Proxy<'_> {
                                     }
                                 }
                                 Target::Portal => {
+                                    self.extended.fill_execute_columns(&name, &described);
                                     if let Some(portal) = self.extended.portals.get_mut(&name) {
                                         portal.columns = Some(described);
                                     }
@@ -365,10 +446,11 @@ impl Proxy<'_> {
                         ),
                     }
                 }
-                Expect::Execute { portal } => {
-                    let portal = portal.clone();
+                Expect::Execute(queued) => {
                     if running.is_none() {
-                        running = Some(self.start_execute(&portal).await);
+                        let columns = queued.columns.clone().unwrap_or_default();
+                        let record = queued.record.clone();
+                        running = Some(self.start_execute(columns, record).await);
                     }
                     let run = running.as_mut().expect("just set");
                     match message.tag {
@@ -381,10 +463,15 @@ impl Proxy<'_> {
                                 None => message.encode(out),
                                 Some(rows) => {
                                     let row = DataRow::decode(message.body.clone())?;
-                                    if rows.push(&row)
-                                        && let Err(fault) = rows.flush(self.plugins, out).await
-                                    {
-                                        run.withheld = Some(fault.to_string());
+                                    match rows.push(&row) {
+                                        Ok(false) => {}
+                                        Ok(true) => {
+                                            if let Err(reason) = rows.flush(self.plugins, out).await
+                                            {
+                                                run.withheld = Some(reason);
+                                            }
+                                        }
+                                        Err(reason) => run.withheld = Some(reason),
                                     }
                                 }
                             }
@@ -470,23 +557,21 @@ impl Proxy<'_> {
         Ok(())
     }
 
-    async fn start_execute(&mut self, portal: &str) -> Running {
+    async fn start_execute(&mut self, columns: Vec<Column>, record: StatementRecord) -> Running {
         let mut run = Running {
             started: Instant::now(),
             rows: 0,
             pending: None,
             withheld: None,
             counters: Vec::new(),
+            record,
         };
-        let columns = self
-            .extended
-            .portals
-            .get(portal)
-            .and_then(|p| p.columns.clone())
-            .unwrap_or_default();
-        let query_id = self.statement_of(portal).map(|s| s.query_id).unwrap_or(0);
         if !columns.is_empty() {
-            match self.plugins.on_result_start(query_id, &columns).await {
+            match self
+                .plugins
+                .on_result_start(run.record.query_id, &columns)
+                .await
+            {
                 Ok(true) => run.pending = Some(PendingRows::new(columns.len() as u32)),
                 Ok(false) => {}
                 Err(fault) => run.withheld = Some(fault.to_string()),
@@ -515,19 +600,13 @@ impl Proxy<'_> {
             }
         }
         self.counters.rows += run.rows;
-        let portal_statement = self.extended.queue.front().and_then(|e| match e {
-            Expect::Execute { portal } => self.statement_of(portal),
-            _ => None,
-        });
-        let (text, query_id, verdict, decided_by) = match portal_statement {
-            Some(s) => (
-                s.sql.clone(),
-                s.query_id,
-                s.verdict.clone(),
-                s.decided_by.clone(),
-            ),
-            None => (String::new(), 0, Verdict::Allowed, None),
-        };
+        let StatementRecord {
+            sql: text,
+            query_id,
+            verdict,
+            decided_by,
+        } = run.record.clone();
+        let verdict = verdict.unwrap_or(Verdict::Allowed);
         let verdict = match &run.withheld {
             Some(reason) => Verdict::Denied {
                 reason: reason.clone(),

@@ -16,8 +16,8 @@ use crate::pg::types::type_name;
 use crate::pg::wire::backend::data_row::encode_batch;
 use crate::pg::wire::backend::{DataRow, FieldDescription};
 use bytes::BytesMut;
+use gatehouse_runtime::SessionPlugins;
 use gatehouse_runtime::types::{CellFormat, Column, RowBatch};
-use gatehouse_runtime::{PluginFault, SessionPlugins};
 
 /// Rows per batch shown to plugins.
 pub const BATCH_ROWS: u32 = 512;
@@ -58,11 +58,21 @@ impl PendingRows {
         }
     }
 
-    /// Add a row; `true` when the batch is full and should be flushed.
-    pub fn push(&mut self, row: &DataRow) -> bool {
+    /// Add a row; `Ok(true)` when the batch is full and should be flushed.
+    /// A row whose width differs from the described columns is refused
+    /// (the hooks were told about other columns): the result must be
+    /// withheld, never passed on unseen.
+    pub fn push(&mut self, row: &DataRow) -> Result<bool, String> {
+        if row.columns() != self.batch.columns as usize {
+            return Err(format!(
+                "a row has {} columns but the result was described with {}",
+                row.columns(),
+                self.batch.columns
+            ));
+        }
         row.append_to_batch(&mut self.batch.data, &mut self.batch.cell_lengths);
         self.batch.rows += 1;
-        self.batch.rows >= BATCH_ROWS || self.batch.data.len() >= BATCH_BYTES
+        Ok(self.batch.rows >= BATCH_ROWS || self.batch.data.len() >= BATCH_BYTES)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -70,28 +80,30 @@ impl PendingRows {
     }
 
     /// Show the batch to the plugins and encode the (possibly edited) rows
-    /// into `out`. The batch is emptied either way.
+    /// into `out`. The batch is emptied either way. `Err` carries why the
+    /// rest of the result must be withheld.
     pub async fn flush(
         &mut self,
         plugins: &mut SessionPlugins,
         out: &mut BytesMut,
-    ) -> Result<(), PluginFault> {
+    ) -> Result<(), String> {
         if self.batch.rows == 0 {
             return Ok(());
         }
-        let outcome = plugins.on_result_rows(&mut self.batch).await;
-        if outcome.is_ok() {
-            let batch = &self.batch;
-            // The runtime validated the edits, so the batch is consistent.
-            encode_batch(
-                out,
-                batch.columns,
-                batch.rows,
-                &batch.data,
-                &batch.cell_lengths,
-            )
-            .expect("a batch validated by the runtime encodes");
-        }
+        let outcome = match plugins.on_result_rows(&mut self.batch).await {
+            Ok(()) => {
+                let batch = &self.batch;
+                encode_batch(
+                    out,
+                    batch.columns,
+                    batch.rows,
+                    &batch.data,
+                    &batch.cell_lengths,
+                )
+                .map_err(|e| format!("edited rows could not be encoded: {e}"))
+            }
+            Err(fault) => Err(fault.to_string()),
+        };
         self.batch.rows = 0;
         self.batch.data.clear();
         self.batch.cell_lengths.clear();

@@ -437,11 +437,17 @@ impl Proxy<'_> {
                         None => message.encode(out),
                         Some(rows) => {
                             let row = DataRow::decode(message.body.clone())?;
-                            if rows.push(&row)
-                                && let Err(fault) = rows.flush(self.plugins, out).await
-                            {
+                            let full = match rows.push(&row) {
+                                Ok(full) => full,
+                                Err(reason) => {
+                                    withholding = true;
+                                    outcome.aborted = Some(reason);
+                                    continue;
+                                }
+                            };
+                            if full && let Err(reason) = rows.flush(self.plugins, out).await {
                                 withholding = true;
-                                outcome.aborted = Some(fault.to_string());
+                                outcome.aborted = Some(reason);
                             }
                         }
                     }
