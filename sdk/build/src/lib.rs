@@ -38,8 +38,14 @@ pub fn wasm_file_name(package: &str) -> String {
     format!("{}.wasm", package.replace('-', "_"))
 }
 
-/// The cargo target directory containing `path` (it holds `CACHEDIR.TAG`).
+/// The cargo target directory of an artifact at `path` (a test binary, a
+/// build script's `OUT_DIR`): `CARGO_TARGET_DIR` when set, otherwise the
+/// nearest ancestor holding cargo's `CACHEDIR.TAG`. (A custom target
+/// directory need not contain the tag, hence the environment first.)
 pub fn enclosing_target_dir(path: &Path) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
     path.ancestors()
         .find(|dir| dir.join("CACHEDIR.TAG").exists())
         .map(Path::to_path_buf)
