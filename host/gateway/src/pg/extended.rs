@@ -23,7 +23,7 @@
 
 use crate::pg::reply;
 use crate::pg::results::{PendingRows, columns};
-use crate::pg::session::Proxy;
+use crate::pg::session::{Decided, Proxy};
 use crate::pg::stream::ClientStream;
 use crate::pg::wire::backend::DataRow;
 use crate::pg::wire::backend::row_description::decode_row_description;
@@ -32,7 +32,7 @@ use crate::pg::wire::frontend::{FrontendMessage, Target};
 use crate::pg::wire::tags;
 use crate::record::{SessionEvent, Verdict};
 use bytes::BytesMut;
-use gatehouse_runtime::types::{CellFormat, Column, Query, QueryProtocol, ResultSummary};
+use gatehouse_runtime::types::{CellFormat, Column, QueryProtocol, ResultSummary};
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;
@@ -290,18 +290,14 @@ impl Proxy<'_> {
         sql: String,
         param_types: Vec<u32>,
     ) -> anyhow::Result<()> {
-        let query_id = self.next_query_id;
-        self.next_query_id += 1;
-        self.counters.queries += 1;
-        let started = Instant::now();
-        let mut query = Query {
-            id: query_id,
-            text: sql,
-            protocol: QueryProtocol::Prepared,
-            parameters: Vec::new(),
-        };
-        let decision = self.plugins.on_query(&mut query).await;
-        let (verdict, refusal) = reply::judge(&decision.verdict);
+        let Decided {
+            started,
+            query,
+            decided_by,
+            verdict,
+            refusal,
+        } = self.decide(sql, QueryProtocol::Prepared).await;
+        let query_id = query.id;
         if let Some(message) = refusal {
             self.counters.denied += 1;
             let mut error = BytesMut::new();
@@ -313,7 +309,7 @@ impl Proxy<'_> {
                 query_id,
                 text: query.text,
                 verdict,
-                decided_by: decision.decided_by,
+                decided_by: decided_by.clone(),
                 duration: started.elapsed(),
                 rows: 0,
                 command_tag: None,
@@ -333,7 +329,7 @@ impl Proxy<'_> {
                 sql: query.text,
                 query_id,
                 verdict,
-                decided_by: decision.decided_by,
+                decided_by,
                 columns: None,
             },
         );

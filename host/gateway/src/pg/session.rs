@@ -252,7 +252,41 @@ struct QueryOutcome {
     aborted: Option<String>,
 }
 
+/// A query as the plugins decided it.
+pub(super) struct Decided {
+    pub(super) started: Instant,
+    /// The query, its text rewritten if a plugin rewrote it.
+    pub(super) query: Query,
+    pub(super) decided_by: Option<String>,
+    pub(super) verdict: Verdict,
+    /// What a refused query answers with; `None` when it runs.
+    pub(super) refusal: Option<String>,
+}
+
 impl Proxy<'_> {
+    /// Number the query, ask the plugins, and judge their answer.
+    pub(super) async fn decide(&mut self, sql: String, protocol: QueryProtocol) -> Decided {
+        let started = Instant::now();
+        let id = self.next_query_id;
+        self.next_query_id += 1;
+        self.counters.queries += 1;
+        let mut query = Query {
+            id,
+            text: sql,
+            protocol,
+            parameters: Vec::new(),
+        };
+        let decision = self.plugins.on_query(&mut query).await;
+        let (verdict, refusal) = reply::judge(&decision.verdict);
+        Decided {
+            started,
+            query,
+            decided_by: decision.decided_by,
+            verdict,
+            refusal,
+        }
+    }
+
     async fn serve(
         &mut self,
         client: &mut ClientStream,
@@ -322,18 +356,14 @@ impl Proxy<'_> {
         buffer: &mut BytesMut,
         out: &mut BytesMut,
     ) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let query_id = self.next_query_id;
-        self.next_query_id += 1;
-        self.counters.queries += 1;
-        let mut query = Query {
-            id: query_id,
-            text: sql,
-            protocol: QueryProtocol::Simple,
-            parameters: Vec::new(),
-        };
-        let decision = self.plugins.on_query(&mut query).await;
-        let (verdict, refusal) = reply::judge(&decision.verdict);
+        let Decided {
+            started,
+            query,
+            decided_by,
+            verdict,
+            refusal,
+        } = self.decide(sql, QueryProtocol::Simple).await;
+        let query_id = query.id;
         let outcome = match refusal {
             Some(message) => {
                 self.counters.denied += 1;
@@ -366,7 +396,7 @@ impl Proxy<'_> {
             query_id,
             text: query.text,
             verdict,
-            decided_by: decision.decided_by,
+            decided_by,
             duration: started.elapsed(),
             rows: outcome.rows,
             command_tag: outcome.command_tag,
