@@ -159,19 +159,22 @@ NR > 1 {
     if ($1 + 0 > rounds) rounds = $1 + 0
     add("tps," $2 "," $3 "," $4, $5)
     add("p50," $2 "," $3 "," $4, $7)
+    add("cpu," $2 "," $3 "," $4, $10)
 }
 END {
     nt = split(targets, T, " "); nc = split(clients, C, " "); nm = split(modes, M, " ")
     printf "\nselect-only pgbench, %s s per run, %s round(s) (medians), pgbouncer pool_mode=%s, load average at end %s\n", secs, rounds, pool_mode, loadavg
-    printf "TPS, x = ratio to direct / to pgbouncer; p50 in us from per-transaction logs; +us = p50 added over direct\n\n"
+    printf "TPS; xdir/xpgb = TPS ratio to direct / to pgbouncer; p50us from per-transaction logs; +us = p50 added over direct;\n"
+    printf "cpu/tx = CPU time (us) of the relaying process (gatehouse or pgbouncer) per transaction\n\n"
     # Header
     line1 = sprintf("%-18s", ""); line2 = sprintf("%-18s", "target")
     for (ci = 1; ci <= nc; ci++) for (mi = 1; mi <= nm; mi++) {
         c = C[ci]; m = M[mi]
-        w = (c == 1) ? 40 : 24
+        w = (c == 1) ? 44 : 28
         line1 = line1 sprintf(" | %-" w "s", "c=" c " " m)
-        line2 = line2 sprintf(" | %8s %6s %6s", "TPS", "xdir", "xpgb")
-        if (c == 1) line2 = line2 sprintf(" %7s %7s", "p50us", "+us")
+        line2 = line2 sprintf(" | %7s %5s %5s", "TPS", "xdir", "xpgb")
+        if (c == 1) line2 = line2 sprintf(" %6s %6s", "p50us", "+us")
+        line2 = line2 sprintf(" %8s", "cpu/tx")
     }
     print line1; print line2
     sep = line2; gsub(/./, "-", sep); print sep
@@ -181,11 +184,12 @@ END {
             c = C[ci]; m = M[mi]
             tps = median("tps," t "," c "," m)
             d = median("tps,direct," c "," m); b = median("tps,pgbouncer," c "," m)
-            row = row sprintf(" | %8s %6s %6s", fmt_num(tps, "%.0f"), fmt_ratio(tps, d), fmt_ratio(tps, b))
+            row = row sprintf(" | %7s %5s %5s", fmt_num(tps, "%.0f"), fmt_ratio(tps, d), fmt_ratio(tps, b))
             if (c == 1) {
                 p = median("p50," t "," c "," m); pd = median("p50,direct," c "," m)
-                row = row sprintf(" %7s %7s", fmt_num(p, "%.0f"), (p == "" || pd == "") ? "-" : sprintf("%+.0f", p - pd))
+                row = row sprintf(" %6s %6s", fmt_num(p, "%.0f"), (p == "" || pd == "") ? "-" : sprintf("%+.0f", p - pd))
             }
+            row = row sprintf(" %8s", fmt_num(median("cpu," t "," c "," m), "%.1f"))
         }
         print row
     }
@@ -413,7 +417,20 @@ fi
 
 # ---------------------------------------------------------------- 4. runs
 RESULTS=$TMP/results.csv
-echo "round,target,clients,mode,tps,latency_avg_ms,p50_us,p99_us,transactions" >"$RESULTS"
+echo "round,target,clients,mode,tps,latency_avg_ms,p50_us,p99_us,transactions,proxy_cpu_us_per_tx" >"$RESULTS"
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# The process that relays a target's traffic (none for direct).
+proxy_pid_of() {
+    case $1 in
+    gatehouse-*) echo "$GATEHOUSE_PID" ;;
+    pgbouncer) echo "$PGBOUNCER_PID" ;;
+    *) echo "" ;;
+    esac
+}
 
 # One pgbench run; appends a CSV line.
 bench_one() { # round target clients mode
@@ -432,21 +449,24 @@ bench_one() { # round target clients mode
         PERF_PID=$!
         sleep 0.5
     fi
-    local rc=0
+    local rc=0 proxy cpu_before=0 cpu_after=0
+    proxy=$(proxy_pid_of "$target")
+    [[ -n $proxy ]] && cpu_before=$(cpu_ticks "$proxy")
     PGPASSWORD=$password run_bg pgbench -h "$host" -p "$port" -U "$user" \
         -S -n -T "$SECONDS_PER_RUN" -c "$c" -j "$c" -M "$mode" \
         -l --log-prefix="$prefix" "$db" >"$out" 2>&1 || rc=$?
+    [[ -n $proxy ]] && cpu_after=$(cpu_ticks "$proxy")
     if [[ $profiling == 1 ]]; then
         kill -INT "$PERF_PID" 2>/dev/null || true
         wait "$PERF_PID" 2>/dev/null || true
         PERF_PID=""
         log "perf data: $TMP/perf-$name.data"
     fi
-    local tps lat p50 p99 n
+    local tps lat p50 p99 n cpu=""
     if [[ $rc != 0 ]]; then
         log "pgbench failed for $name (exit $rc):"
         tail -n 5 "$out" >&2
-        echo "$round,$target,$c,$mode,,,,," >>"$RESULTS"
+        echo "$round,$target,$c,$mode,,,,,," >>"$RESULTS"
         rm -f "$prefix".*[0-9]
         return
     fi
@@ -463,9 +483,15 @@ bench_one() { # round target clients mode
                  print v[i50], v[i99], NR
              }')
     rm -f "$prefix".[0-9]*
-    echo "$round,$target,$c,$mode,$tps,$lat,$p50,$p99,$n" >>"$RESULTS"
-    printf '[bench] %-18s c=%-2s %-9s %10.0f tps  avg %6s ms  p50 %5s us  p99 %5s us\n' \
-        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" >&2
+    # The relaying process's CPU per transaction: how much of the machine
+    # the proxy itself costs, less sensitive to other load than TPS.
+    if [[ -n $proxy && $n -gt 0 ]]; then
+        cpu=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$CLK_TCK" -v n="$n" \
+            'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+    fi
+    echo "$round,$target,$c,$mode,$tps,$lat,$p50,$p99,$n,$cpu" >>"$RESULTS"
+    printf '[bench] %-18s c=%-2s %-9s %8.0f tps  avg %6s ms  p50 %5s us  p99 %5s us  proxy cpu %5s us/tx\n' \
+        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" "${cpu:--}" >&9
 }
 
 n_runs=0
