@@ -10,8 +10,11 @@
 # What it does, in one run:
 #  1. builds the gateway in release (target/release/gatehouse) and installs
 #     pgbouncer if it is missing;
-#  2. initialises pgbench's tables in the machine's PostgreSQL (database
-#     `test`, reused when already at the wanted scale);
+#  2. initialises pgbench's tables in the machine's PostgreSQL, in a
+#     database of their own (`gatehouse_bench`, created if missing; reused
+#     when already at the wanted scale). Not `test`: the test suite runs
+#     `pgbench -i -s 1` there, which would drop the tables under a running
+#     benchmark (and the benchmark's -i would drop them under a test);
 #  3. starts, on free ports, in a temp dir: one Gatehouse serving two
 #     connections to the same database, `pg.open` (no plugins) and
 #     `pg.guarded` (access-control + guardrails), and one pgbouncer in
@@ -42,7 +45,7 @@
 #   BENCH_SCALE     pgbench -i scale (10)
 #   BENCH_POOL_MODE pgbouncer pool_mode (session)
 #   BENCH_SSLMODE   client sslmode (disable)
-#   BENCH_PROFILE   1: `perf record` the gateway during gatehouse-plugins c>1 runs
+#   BENCH_PROFILE   1: `perf record` the gateway during its c>1 runs
 #                   (with BENCH_KEEP=1 to read it; BENCH_PERF_ARGS, default
 #                   "-g -F 999"; "--call-graph dwarf -F 499" for full stacks)
 #   BENCH_KEEP      1: keep the temp dir (logs, configs, CSV, perf data)
@@ -53,7 +56,8 @@
 #   BENCH_REPORT    print the table of an earlier CSV (BENCH_OUT) and stop
 #   GATEHOUSE_LOG   the gateway's log filter (info, its default: every query
 #                   is written to the session record log, as in production)
-#   PGHOST/PGPORT/PGUSER/BENCH_DB  the upstream (127.0.0.1 5432 postgres test)
+#   PGHOST/PGPORT/PGUSER/BENCH_DB  the upstream (127.0.0.1 5432 postgres
+#                   gatehouse_bench)
 
 set -euo pipefail
 
@@ -69,7 +73,7 @@ SSLMODE=${BENCH_SSLMODE:-disable}
 UP_HOST=${PGHOST:-127.0.0.1}
 UP_PORT=${PGPORT:-5432}
 UP_USER=${PGUSER:-postgres}
-DB=${BENCH_DB:-test}
+DB=${BENCH_DB:-gatehouse_bench}
 CACHE_DIR=${BENCH_CACHE_DIR:-$REPO/target/gatehouse-bench-compiled}
 export GATEHOUSE_LOG=${GATEHOUSE_LOG:-info}
 BENCH_USER="bench@example.com"
@@ -440,7 +444,7 @@ bench_one() { # round target clients mode
     local name=r$round-$target-c$c-$mode
     local prefix=$TMP/pgbench-logs/$name out=$TMP/pgbench-logs/$name.out
     local profiling=0
-    if [[ ${BENCH_PROFILE:-0} == 1 && $target == gatehouse-plugins && $c -gt 1 ]] &&
+    if [[ ${BENCH_PROFILE:-0} == 1 && $target == gatehouse-* && $c -gt 1 ]] &&
         command -v perf >/dev/null; then
         profiling=1
         # shellcheck disable=SC2086 # BENCH_PERF_ARGS is a list of options
