@@ -509,21 +509,104 @@ async fn results_of_undescribed_portals_still_go_through_the_hooks() {
     assert_eq!(cells, vec![Some(&b"***"[..]), Some(&b"plain"[..])]);
 }
 
+/// Rows the server produced before failing still reach the client, through
+/// the hooks, before the error (raw protocol: drivers drop them).
 #[tokio::test(flavor = "multi_thread")]
 async fn rows_before_an_error_mid_result_still_arrive_first() {
+    use gatehouse::pg::wire::backend::BackendMessage;
+    use gatehouse::pg::wire::frontend::FrontendMessage;
+    use tokio::io::AsyncWriteExt;
+
     let gw = TestGateway::start(&[MASK]).await;
-    let client = gw.client().await;
-    // Rows 1..3 are produced, then 1/0 fails on row 4.
-    let messages = client
-        .simple_query("select 10 / (4 - g) as v from generate_series(1, 5) g")
-        .await;
-    let err = messages.unwrap_err();
+    let (mut stream, mut buf) = raw_login(&gw).await;
+    let mut out = bytes::BytesMut::new();
+    // Rows 1..3 are produced, then 10 / 0 fails on row 4.
+    FrontendMessage::Query {
+        sql: "select g || '@x.org' as e, 10 / (4 - g) as v from generate_series(1, 5) g".into(),
+    }
+    .encode(&mut out)
+    .unwrap();
+    stream.write_all(&out).await.unwrap();
+    let replies = raw_until_ready(&mut stream, &mut buf).await;
+    let names: Vec<&str> = replies.iter().map(|m| m.name()).collect();
     assert_eq!(
-        db_error(&err).0,
-        "22012",
-        "division_by_zero reaches the client"
+        names,
+        [
+            "RowDescription",
+            "DataRow",
+            "DataRow",
+            "DataRow",
+            "ErrorResponse",
+            "ReadyForQuery"
+        ]
     );
-    assert!(client.simple_query("select 1").await.is_ok());
+    let BackendMessage::DataRow(row) = &replies[1] else {
+        unreachable!()
+    };
+    assert_eq!(
+        row.cells().next().unwrap(),
+        Some(&b"***"[..]),
+        "the rows went through the hooks"
+    );
+    let BackendMessage::ErrorResponse(error) = &replies[4] else {
+        unreachable!()
+    };
+    assert_eq!(error.code(), Some("22012"));
+}
+
+/// Log in over the raw protocol with the test user's token.
+async fn raw_login(gw: &TestGateway) -> (tokio::net::TcpStream, bytes::BytesMut) {
+    use gatehouse::pg::wire::backend::BackendMessage;
+    use gatehouse::pg::wire::frontend::auth::encode_password;
+    use gatehouse::pg::wire::startup::encode_startup;
+    use tokio::io::AsyncWriteExt;
+
+    let mut stream = tokio::net::TcpStream::connect(gw.gateway.postgres_addr)
+        .await
+        .unwrap();
+    let mut out = bytes::BytesMut::new();
+    encode_startup(&mut out, &[("user", USER), ("database", "pg.test")]).unwrap();
+    stream.write_all(&out).await.unwrap();
+    let mut buf = bytes::BytesMut::new();
+    assert!(matches!(
+        raw_read(&mut stream, &mut buf).await,
+        BackendMessage::Authentication(_)
+    ));
+    out.clear();
+    encode_password(&mut out, &gw.token).unwrap();
+    stream.write_all(&out).await.unwrap();
+    raw_until_ready(&mut stream, &mut buf).await;
+    (stream, buf)
+}
+
+async fn raw_read(
+    stream: &mut tokio::net::TcpStream,
+    buf: &mut bytes::BytesMut,
+) -> gatehouse::pg::wire::backend::BackendMessage {
+    let raw = gatehouse::pg::wire::framing::read_message(stream, buf, 1 << 20)
+        .await
+        .unwrap()
+        .expect("a message");
+    gatehouse::pg::wire::backend::BackendMessage::decode(&raw).unwrap()
+}
+
+/// Every message up to and including ReadyForQuery.
+async fn raw_until_ready(
+    stream: &mut tokio::net::TcpStream,
+    buf: &mut bytes::BytesMut,
+) -> Vec<gatehouse::pg::wire::backend::BackendMessage> {
+    let mut replies = Vec::new();
+    loop {
+        let message = raw_read(stream, buf).await;
+        let done = matches!(
+            message,
+            gatehouse::pg::wire::backend::BackendMessage::ReadyForQuery { .. }
+        );
+        replies.push(message);
+        if done {
+            return replies;
+        }
+    }
 }
 
 const REVIEW: &str = r#"plugin = "sandbox-guest"
