@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 /// Embedded plugins, by package name.
-const FIRST_PARTY: &[&str] = &["access-control", "guardrails"];
+const FIRST_PARTY: &[&str] = &["access-control", "guardrails", "data-masking"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

@@ -35,6 +35,12 @@ impl TestGateway {
     /// (TOML `[[resources.roles.plugins]]` tables, without the header
     /// lines: each entry is the body of one table).
     pub async fn start(plugins: &[&str]) -> Self {
+        Self::start_on("127.0.0.1:0", "", plugins).await
+    }
+
+    /// Like [`TestGateway::start`], listening on `listen` with extra
+    /// `[postgres]` settings (TOML lines).
+    pub async fn start_on(listen: &str, postgres_settings: &str, plugins: &[&str]) -> Self {
         let state = tempfile::tempdir().expect("state dir");
         let (token, digest) = new_token();
         let sandbox = crate::guest_wasm("sandbox-guest", "guests/sandbox");
@@ -46,7 +52,8 @@ state_dir = "{state}"
 max_instances = 64
 cache_dir = "{cache}"
 [postgres]
-listen = "127.0.0.1:0"
+listen = "{listen}"
+{postgres_settings}
 [[plugins]]
 path = "{sandbox}"
 [[users]]

@@ -660,3 +660,71 @@ async fn a_rewrite_is_what_gets_prepared() {
         "the rewritten `select 1` was prepared and run"
     );
 }
+
+/// This machine's first address that is not loopback (`hostname -I`), if it
+/// has one.
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let output = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|word| word.parse::<std::net::IpAddr>().ok())
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_in_plaintext_off_loopback_are_refused_unless_allowed() {
+    let Some(address) = non_loopback_address() else {
+        eprintln!("skipped: this machine has no non-loopback IPv4 address");
+        return;
+    };
+    let conninfo = |port: u16, token: &str, sslmode: &str| {
+        format!(
+            "host={address} port={port} user={USER} dbname=pg.test password={token} sslmode={sslmode}"
+        )
+    };
+
+    // Default: plaintext from another host is refused before the password
+    // is even asked for; TLS from the same host works.
+    let gw = TestGateway::start_on("0.0.0.0:0", "", &[]).await;
+    let refused = tokio_postgres::connect(
+        &conninfo(gw.port(), &gw.token, "disable"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .err()
+    .expect("plaintext off loopback is refused");
+    let (code, message) = db_error(&refused);
+    assert_eq!(code, "28000");
+    assert!(message.contains("must use TLS"), "{message}");
+    assert!(gw.recorder.events().iter().any(|event| matches!(
+        event,
+        SessionEvent::Refused { reason, .. } if reason.contains("plaintext connection off loopback")
+    )));
+    let (ok, out, err) = gw
+        .psql(
+            &conninfo(gw.port(), &gw.token, "require"),
+            &["-Atc", "select 'over tls'"],
+        )
+        .await;
+    assert!(ok && out.trim() == "over tls", "{out} {err}");
+
+    // The operator's opt-out lets plaintext through.
+    let gw = TestGateway::start_on(
+        "0.0.0.0:0",
+        "allow_plaintext_password_off_loopback = true",
+        &[],
+    )
+    .await;
+    let (client, connection) = tokio_postgres::connect(
+        &conninfo(gw.port(), &gw.token, "disable"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("allowed by configuration");
+    tokio::spawn(connection);
+    let row = client.query_one("select 2", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 2);
+}

@@ -60,12 +60,17 @@ pub struct GatewaySection {
     /// and TLS material). Relative paths are relative to the config file.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
+    /// Threads that proxy sessions (each session stays on one). Default:
+    /// one per core.
+    #[serde(default)]
+    pub session_threads: Option<usize>,
 }
 
 impl Default for GatewaySection {
     fn default() -> Self {
         Self {
             state_dir: default_state_dir(),
+            session_threads: None,
         }
     }
 }

@@ -11,3 +11,4 @@ pub mod identity;
 pub mod pg;
 pub mod record;
 pub mod server;
+pub mod workers;

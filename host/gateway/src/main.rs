@@ -72,20 +72,34 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<config::Config> {
     }
 }
 
-fn init_tracing() {
+/// Logs (and, until the store lands, the session record) go to stderr
+/// through a writer thread: sessions hand formatted lines to a bounded queue
+/// and never wait on the terminal or a pipe, and the thread writes them in
+/// batches (one `write` per burst, not per line). The queue blocks rather
+/// than drops when full, so no record is lost; the returned guard flushes
+/// what is queued when `main` returns.
+fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("gatehouse-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 << 10,
+            std::io::stderr(),
+        ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .init();
+    guard
 }
 
 fn main() -> std::process::ExitCode {
-    init_tracing();
+    let log = init_tracing();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -94,7 +108,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let outcome = runtime.block_on(run(cli.command));
+    drop(runtime);
+    // Queued log lines first, then the final error.
+    drop(log);
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             // `{:#}` prints the whole context chain on one line, no backtrace.

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::identity::Directory;
 use crate::pg::{self, FrontDoor};
 use crate::record::SessionRecorder;
+use crate::workers::SessionWorkers;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,9 @@ pub struct Gateway {
     pub postgres_addr: SocketAddr,
     pub catalog: Arc<Catalog>,
     serving: JoinHandle<anyhow::Result<()>>,
+    /// The threads sessions run on; dropped (and so stopped) with the
+    /// gateway.
+    _workers: Arc<SessionWorkers>,
 }
 
 impl Gateway {
@@ -53,11 +57,19 @@ impl Gateway {
             allow_plaintext_off_loopback: config.postgres.allow_plaintext_password_off_loopback,
             cancels: Default::default(),
         });
-        let serving = tokio::spawn(pg::serve(listener, door));
+        let threads = config
+            .gateway
+            .session_threads
+            .unwrap_or_else(crate::workers::default_threads);
+        let workers = Arc::new(
+            SessionWorkers::start(threads).context("starting the session worker threads")?,
+        );
+        let serving = tokio::spawn(pg::serve(listener, door, workers.clone()));
         Ok(Self {
             postgres_addr,
             catalog,
             serving,
+            _workers: workers,
         })
     }
 

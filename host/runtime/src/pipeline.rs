@@ -108,6 +108,15 @@ impl SessionPlugins {
         self.plugins.iter().map(|p| p.binding.plugin_name())
     }
 
+    /// Whether any plugin declares the result hooks. When none does, the
+    /// proxy need not even decode result metadata: rows are relayed as
+    /// they come.
+    pub fn inspects_results(&self) -> bool {
+        self.plugins
+            .iter()
+            .any(|p| p.binding.plugin.implements(Hook::OnResult))
+    }
+
     pub async fn on_connect(&mut self) -> Decision<ConnectVerdict> {
         for plugin in &mut self.plugins {
             if !plugin.binding.plugin.implements(Hook::OnConnect) {

@@ -240,7 +240,10 @@ impl Proxy<'_> {
                     .statement_of(&portal)
                     .map(Statement::record)
                     .unwrap_or_default();
-                if columns.is_none() && !self.extended.describe_pending(&portal) {
+                if self.inspects_results
+                    && columns.is_none()
+                    && !self.extended.describe_pending(&portal)
+                {
                     FrontendMessage::Describe {
                         target: Target::Portal,
                         name: portal.clone(),
@@ -412,6 +415,14 @@ impl Proxy<'_> {
                     match message.tag {
                         tags::backend::PARAMETER_DESCRIPTION => message.encode(out),
                         tags::backend::ROW_DESCRIPTION | tags::backend::NO_DATA => {
+                            if !self.inspects_results {
+                                // Nobody inspects results: nothing to learn.
+                                if !hidden {
+                                    message.encode(out);
+                                }
+                                self.extended.queue.pop_front();
+                                continue;
+                            }
                             let described = if message.tag == tags::backend::ROW_DESCRIPTION {
                                 columns(&decode_row_description(&message.body)?)
                             } else {

@@ -10,7 +10,8 @@
 //! * [`session`]: one session's query loop and result path ([`results`]);
 //!   the extended protocol's statement registry and reply queue: [`extended`].
 //! * [`cancel`]: gateway-issued cancel keys mapped to upstream ones.
-//! * [`serve`]: the accept loop; one task and one tracing span per client.
+//! * [`serve`]: the accept loop; one task and one tracing span per client,
+//!   pinned to one session worker thread ([`crate::workers`]).
 
 pub mod cancel;
 pub mod extended;
@@ -27,6 +28,7 @@ pub mod wire;
 use crate::catalog::Catalog;
 use crate::identity::Directory;
 use crate::record::SessionRecorder;
+use crate::workers::SessionWorkers;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -42,15 +44,36 @@ pub struct FrontDoor {
     pub cancels: cancel::CancelRegistry,
 }
 
-/// Accept clients until the listener fails.
-pub async fn serve(listener: TcpListener, door: Arc<FrontDoor>) -> anyhow::Result<()> {
+/// Accept clients until the listener fails. Each session runs on one of
+/// `workers` for its whole life (see [`crate::workers`]).
+pub async fn serve(
+    listener: TcpListener,
+    door: Arc<FrontDoor>,
+    workers: Arc<SessionWorkers>,
+) -> anyhow::Result<()> {
     loop {
         let (socket, peer) = listener.accept().await?;
         let _ = socket.set_nodelay(true);
+        // Moved across threads as a plain socket and registered again with
+        // the chosen worker's reactor when its task first runs.
+        let socket = match socket.into_std() {
+            Ok(socket) => socket,
+            Err(err) => {
+                tracing::debug!(client = %peer, error = %err, "could not hand over the socket");
+                continue;
+            }
+        };
         let door = door.clone();
         let span = tracing::info_span!("pg", client = %peer, session = tracing::field::Empty);
-        tokio::spawn(
+        workers.spawn(
             async move {
+                let socket = match tokio::net::TcpStream::from_std(socket) {
+                    Ok(socket) => socket,
+                    Err(err) => {
+                        tracing::debug!(error = %err, "could not adopt the socket");
+                        return;
+                    }
+                };
                 let outcome = tokio::time::timeout(
                     handshake::HANDSHAKE_TIMEOUT,
                     handshake::handshake(socket, peer, &door),

@@ -47,6 +47,8 @@ use tokio::io::AsyncWriteExt;
 const MAX_CLIENT_MESSAGE: usize = 64 << 20;
 /// Largest message accepted from the upstream.
 const MAX_UPSTREAM_MESSAGE: usize = 1 << 30;
+/// A scratch buffer that grew past this (a huge query) is not kept.
+const SCRATCH_KEEP: usize = 1 << 20;
 /// Output is flushed to the client when this much is buffered.
 pub(super) const FLUSH_BYTES: usize = 64 << 10;
 
@@ -160,6 +162,7 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         at: SystemTime::now(),
     });
 
+    let inspects_results = plugins.inspects_results();
     let mut proxy = Proxy {
         door,
         session_id: session.id.clone(),
@@ -174,6 +177,8 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         },
         next_query_id: 1,
         extended: Extended::default(),
+        inspects_results,
+        scratch: BytesMut::with_capacity(1024),
     };
     proxy.upstream_buffer = std::mem::take(&mut proxy.upstream.read_buffer);
     let result = proxy.serve(&mut stream, &mut buffer, &mut out).await;
@@ -240,6 +245,11 @@ pub(super) struct Proxy<'a> {
     pub(super) counters: Counters,
     pub(super) next_query_id: u64,
     pub(super) extended: Extended,
+    /// Whether any plugin has result hooks (fixed for the session); if not,
+    /// result metadata is relayed without being decoded.
+    pub(super) inspects_results: bool,
+    /// Reused for messages the gateway writes upstream itself.
+    scratch: BytesMut,
 }
 
 /// What the upstream said about one query.
@@ -307,7 +317,8 @@ impl Proxy<'_> {
             };
             match decoded {
                 FrontendMessage::Query { sql } => {
-                    self.simple_query(sql, client, buffer, out).await?
+                    self.simple_query(sql, &message, client, buffer, out)
+                        .await?
                 }
                 FrontendMessage::Terminate => {
                     let mut bye = BytesMut::new();
@@ -352,6 +363,7 @@ impl Proxy<'_> {
     async fn simple_query(
         &mut self,
         sql: String,
+        raw: &RawMessage,
         client: &mut ClientStream,
         buffer: &mut BytesMut,
         out: &mut BytesMut,
@@ -374,12 +386,22 @@ impl Proxy<'_> {
                 QueryOutcome::default()
             }
             None => {
-                let mut upstream_message = BytesMut::new();
-                FrontendMessage::Query {
-                    sql: query.text.clone(),
+                // Unchanged text goes upstream as the client framed it.
+                let to_upstream = &mut self.scratch;
+                to_upstream.clear();
+                if verdict == Verdict::Rewritten {
+                    FrontendMessage::Query {
+                        sql: query.text.clone(),
+                    }
+                    .encode(to_upstream)?;
+                } else {
+                    raw.encode(to_upstream);
                 }
-                .encode(&mut upstream_message)?;
-                self.upstream.stream.write_all(&upstream_message).await?;
+                self.upstream.stream.write_all(to_upstream).await?;
+                to_upstream.clear();
+                if to_upstream.capacity() > SCRATCH_KEEP {
+                    *to_upstream = BytesMut::new();
+                }
                 self.relay_until_ready(query_id, client, buffer, out)
                     .await?
             }
@@ -441,6 +463,11 @@ impl Proxy<'_> {
                 }
             };
             match message.tag {
+                tags::backend::ROW_DESCRIPTION if !self.inspects_results => {
+                    withholding = false;
+                    pending = None;
+                    message.encode(out);
+                }
                 tags::backend::ROW_DESCRIPTION => {
                     withholding = false;
                     let fields = decode_row_description(&message.body)?;

@@ -1,0 +1,135 @@
+//! Session workers: a few single-threaded async runtimes, each on its own
+//! OS thread, that proxy sessions pinned to them for life.
+//!
+//! **Why.** A proxied query is two short hops (client → gateway → upstream
+//! and back), each a socket becoming readable and a task waking. On a
+//! work-stealing runtime those wakeups often cross threads (the task was
+//! last polled on another worker, or a parked worker is unparked to steal
+//! it), which costs a futex and a context switch per hop and dominated the
+//! gateway's CPU profile under pgbench. A session pinned to one
+//! current-thread runtime is woken by that thread's own `epoll_wait`: no
+//! cross-thread handoff on the hot path. Sessions are independent, so
+//! nothing is lost by not stealing them: the pool spreads them when they
+//! start (to the worker with the fewest live sessions).
+//!
+//! **Invariants.** A session's futures run on exactly one worker thread
+//! from accept to close; its sockets are registered with that worker's
+//! reactor (the accepted socket is moved across as a `std` socket and
+//! re-registered there). Each worker has its own timer driver, so plugin
+//! deadlines and backstop timeouts work as on any runtime; blocking work
+//! (DNS lookups in `connect`) goes to the worker runtime's blocking pool.
+//!
+//! **Failure modes.** A worker thread that cannot start fails
+//! [`SessionWorkers::start`]. Dropping the pool stops every worker: their
+//! runtimes are shut down and live sessions are dropped (sockets closed),
+//! which is what stopping a gateway means. A panicking session task is
+//! contained by its runtime like on any tokio runtime (the session ends,
+//! the worker goes on).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+/// The pool of session workers.
+pub struct SessionWorkers {
+    workers: Vec<Worker>,
+}
+
+struct Worker {
+    handle: tokio::runtime::Handle,
+    /// Sessions currently running on this worker.
+    live: Arc<AtomicUsize>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The number of workers to use when the operator does not say: one per
+/// core the process may run on.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl SessionWorkers {
+    /// Start `threads` workers (at least one), named `gatehouse-session-N`.
+    pub fn start(threads: usize) -> std::io::Result<Self> {
+        let mut workers = Vec::with_capacity(threads.max(1));
+        for index in 0..threads.max(1) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name(format!("gatehouse-session-{index}-blocking"))
+                .build()?;
+            let handle = runtime.handle().clone();
+            let (stop, stopped) = oneshot::channel::<()>();
+            let thread = std::thread::Builder::new()
+                .name(format!("gatehouse-session-{index}"))
+                .spawn(move || {
+                    // Drive the worker until told to stop (or the pool is
+                    // dropped, which drops the sender).
+                    let _ = runtime.block_on(stopped);
+                    runtime.shutdown_background();
+                })?;
+            workers.push(Worker {
+                handle,
+                live: Arc::new(AtomicUsize::new(0)),
+                stop: Some(stop),
+                thread: Some(thread),
+            });
+        }
+        Ok(Self { workers })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Run a session on the worker with the fewest live sessions, to its
+    /// end. The future is first polled on that worker's thread, so sockets
+    /// it creates or adopts (`TcpStream::from_std`) register with that
+    /// worker's reactor.
+    pub fn spawn<F>(&self, session: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let worker = self
+            .workers
+            .iter()
+            .min_by_key(|w| w.live.load(Ordering::Relaxed))
+            .expect("at least one worker");
+        let live = worker.live.clone();
+        live.fetch_add(1, Ordering::Relaxed);
+        let guard = LiveGuard(live);
+        worker.handle.spawn(async move {
+            let _guard = guard;
+            session.await
+        });
+    }
+}
+
+/// Decrements a worker's live count when its session ends (or is dropped
+/// because the worker stopped).
+struct LiveGuard(Arc<AtomicUsize>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for SessionWorkers {
+    fn drop(&mut self) {
+        for worker in &mut self.workers {
+            if let Some(stop) = worker.stop.take() {
+                let _ = stop.send(());
+            }
+        }
+        for worker in &mut self.workers {
+            if let Some(thread) = worker.thread.take()
+                && thread.thread().id() != std::thread::current().id()
+            {
+                let _ = thread.join();
+            }
+        }
+    }
+}
