@@ -8,7 +8,8 @@
 //!   one again). Extra arguments go to `cargo test`. Before that it
 //!   installs what the client compatibility tests (`tests/tests/compat.rs`)
 //!   drive, when missing: psycopg 3, node-postgres (`npm ci` from the
-//!   committed lock) and pgJDBC (Debian's `libpostgresql-jdbc-java`); each
+//!   committed lock; likewise `oidc-provider` for the host/oidc tests)
+//!   and pgJDBC (Debian's `libpostgresql-jdbc-java`); each
 //!   check is a file test or one short process, so it is quick when all is
 //!   there, and a tool that cannot be had fails the run with a message.
 //! * `plugins`: only build the plugin components.
@@ -194,6 +195,28 @@ fn require_tool(program: &str, package: &str, used_for: &str) -> Result<(), Stri
     }
 }
 
+/// `npm ci` in `dir` (relative to the root) unless its `node_modules` is
+/// newer than its committed `package-lock.json`.
+fn npm_ci(dir: &str, what: &str) -> Result<(), String> {
+    let node = root().join(dir);
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let lock = modified(&node.join("package-lock.json"))
+        .ok_or_else(|| format!("{dir}/package-lock.json is missing"))?;
+    // npm writes node_modules/.package-lock.json on every install.
+    let installed = modified(&node.join("node_modules/.package-lock.json"));
+    if installed.is_none_or(|installed| installed < lock) {
+        eprintln!("xtask: installing {what} (npm ci)");
+        let mut npm = Command::new("npm");
+        npm.arg("ci").arg("--prefix").arg(&node).args([
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]);
+        run(npm).map_err(|e| format!("installing {what}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// The pgJDBC jar of Debian's `libpostgresql-jdbc-java` (what
 /// `tests/tests/compat.rs` puts on the class path).
 const JDBC_JAR: &str = "/usr/share/java/postgresql.jar";
@@ -230,25 +253,12 @@ fn compat_tools() -> Result<(), String> {
         }
     }
 
-    // node-postgres, from the committed lock.
+    // node-postgres, and oidc-provider (the real OpenID Provider of the
+    // host/oidc tests), from their committed locks.
     require_tool("node", "nodejs", "node-postgres")?;
     require_tool("npm", "npm", "node-postgres")?;
-    let node = root().join("tests/compat/node");
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let lock = modified(&node.join("package-lock.json"))
-        .ok_or("tests/compat/node/package-lock.json is missing")?;
-    // npm writes node_modules/.package-lock.json on every install.
-    let installed = modified(&node.join("node_modules/.package-lock.json"));
-    if installed.is_none_or(|installed| installed < lock) {
-        eprintln!("xtask: installing node-postgres (npm ci)");
-        let mut npm = Command::new("npm");
-        npm.arg("ci").arg("--prefix").arg(&node).args([
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-        ]);
-        run(npm).map_err(|e| format!("installing node-postgres: {e}"))?;
-    }
+    npm_ci("tests/compat/node", "node-postgres")?;
+    npm_ci("tests/oidc", "oidc-provider")?;
 
     // pgJDBC, compiled against and run by a JDK.
     require_tool("javac", "openjdk-17-jdk-headless", "pgJDBC")?;
