@@ -1,0 +1,52 @@
+//! The schema's migrations, embedded in the binary, one set per dialect.
+//!
+//! `migrations/sqlite/NNNN_name.sql` and `migrations/postgres/NNNN_name.sql`
+//! describe the same logical schema; `tests/schema.rs` checks that both
+//! produce the same tables and columns. They are embedded with
+//! `include_str!` and handed to sqlx's [`Migrator`] (the `migrate!` macro
+//! would need sqlx's proc-macro crate, which compiles both database drivers
+//! a second time). sqlx records applied versions and checksums in
+//! `_sqlx_migrations`; an edited, already-applied migration is refused at
+//! open, so a schema change is always a new file in *both* folders, added to
+//! [`MIGRATIONS`] below. Migrations run at [`Store::open`](crate::Store::open)
+//! under sqlx's migration lock, so several nodes starting together apply
+//! each migration once.
+
+use crate::db::Backend;
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// (version, description, SQLite text, PostgreSQL text).
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+    include_str!("../migrations/postgres/0001_initial.sql"),
+)];
+
+/// The migrator for `backend`.
+pub fn migrator(backend: Backend) -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|&(version, description, sqlite, postgres)| {
+                let sql = match backend {
+                    Backend::Sqlite => sqlite,
+                    Backend::Postgres => postgres,
+                };
+                Migration::new(
+                    version,
+                    description.into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The newest schema version this build knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0)
+}

@@ -1,0 +1,427 @@
+//! Sessions and their events: the durable session record.
+//!
+//! The gateway writes a session when it starts ([`Sessions::start`]), one
+//! event per decided query ([`Sessions::record`], or a batch with
+//! [`Sessions::record_many`] in one transaction), and its summary when it
+//! ends ([`Sessions::end`]). These calls take no [`Actor`](crate::Actor) and
+//! write no audit rows: they are the record itself. Query text is stored as
+//! sent (by design); nothing else secret ever is (no tokens, no upstream
+//! credentials).
+//!
+//! Events are keyed by `(session_id, seq)`, `seq` being the query's number
+//! within its session, so a replayed event is a `Conflict`, not a
+//! duplicate. An event for an unknown session is `NotFound`.
+//!
+//! Listing ([`Sessions::list`]) filters by user, connection, time and
+//! verdict (sessions with at least one event of that verdict) and pages
+//! newest first by `(started_at, id)`. Retention
+//! ([`Sessions::delete_older_than`]) deletes sessions that ended (or, never
+//! ended, started) before a cutoff, with their events.
+
+use crate::Store;
+use crate::db::{self, Sql, Tx, now_ms};
+use crate::error::{OnConflict, Result, StoreError};
+use crate::page::{self, Page, PageRequest};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use std::collections::BTreeMap;
+
+/// How a session was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verb {
+    /// A native client.
+    Connect,
+    /// A gateway-run one-off.
+    Exec,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Connect => "connect",
+            Verb::Exec => "exec",
+        }
+    }
+}
+
+/// How a query was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Allowed,
+    Rewritten,
+    Denied,
+    Review,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Rewritten => "rewritten",
+            Verdict::Denied => "denied",
+            Verdict::Review => "review",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "allowed" => Verdict::Allowed,
+            "rewritten" => Verdict::Rewritten,
+            "denied" => Verdict::Denied,
+            "review" => Verdict::Review,
+            other => return Err(StoreError::invalid(format!("stored verdict {other:?}"))),
+        })
+    }
+}
+
+/// A session that just started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// The gateway's session id.
+    pub id: String,
+    /// The identity's `user_id`.
+    pub user_id: String,
+    pub email: String,
+    /// `resource.role`.
+    pub connection: String,
+    pub client_address: String,
+    pub verb: Verb,
+    /// Unix ms.
+    pub started_at: i64,
+}
+
+/// What a session did, written when it ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SessionSummary {
+    pub queries: u64,
+    pub denied: u64,
+    pub rows: u64,
+    pub duration_ms: u64,
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub email: String,
+    pub connection: String,
+    pub client_address: String,
+    pub verb: Verb,
+    pub started_at: i64,
+    /// `None` while the session is live (or if the gateway died).
+    pub ended_at: Option<i64>,
+    pub queries: u64,
+    pub denied: u64,
+    pub rows: u64,
+    pub duration_ms: Option<u64>,
+}
+
+/// One event of a session (a decided query, usually).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEvent {
+    /// Order within the session (the query's id), from 1.
+    pub seq: u64,
+    /// `query`, or another kind the gateway defines.
+    pub kind: String,
+    /// Unix ms.
+    pub at: i64,
+    pub query: Option<String>,
+    pub verdict: Option<Verdict>,
+    /// Why it was denied or held.
+    pub reason: Option<String>,
+    /// The plugin whose answer decided (or faulted).
+    pub decided_by: Option<String>,
+    pub duration_us: u64,
+    pub rows: u64,
+    pub command_tag: Option<String>,
+    /// Plugin counters (`masked.email = 12`).
+    pub counters: BTreeMap<String, u64>,
+}
+
+impl SessionEvent {
+    /// A `query` event at `at` with nothing else set.
+    pub fn query(seq: u64, at: i64, text: impl Into<String>, verdict: Verdict) -> Self {
+        SessionEvent {
+            seq,
+            kind: "query".into(),
+            at,
+            query: Some(text.into()),
+            verdict: Some(verdict),
+            reason: None,
+            decided_by: None,
+            duration_us: 0,
+            rows: 0,
+            command_tag: None,
+            counters: BTreeMap::new(),
+        }
+    }
+}
+
+/// Which sessions [`Sessions::list`] returns; empty fields match all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub connection: Option<String>,
+    /// Started at or after (Unix ms).
+    pub since: Option<i64>,
+    /// Started before (Unix ms).
+    pub until: Option<i64>,
+    /// Sessions with at least one event of this verdict.
+    pub verdict: Option<Verdict>,
+}
+
+fn i64_of(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn session_from_row(row: &AnyRow) -> Result<Session> {
+    let verb: String = row.try_get("verb")?;
+    let duration: Option<i64> = row.try_get("duration_ms")?;
+    Ok(Session {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        email: row.try_get("email")?,
+        connection: row.try_get("connection")?,
+        client_address: row.try_get("client_address")?,
+        verb: if verb == "exec" {
+            Verb::Exec
+        } else {
+            Verb::Connect
+        },
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+        queries: db::get_u64(row, "queries")?,
+        denied: db::get_u64(row, "denied")?,
+        rows: db::get_u64(row, "row_count")?,
+        duration_ms: duration.map(|d| d.max(0) as u64),
+    })
+}
+
+fn event_from_row(row: &AnyRow) -> Result<SessionEvent> {
+    let verdict: Option<String> = row.try_get("verdict")?;
+    Ok(SessionEvent {
+        seq: db::get_u64(row, "seq")?,
+        kind: row.try_get("kind")?,
+        at: row.try_get("at")?,
+        query: row.try_get("query_text")?,
+        verdict: verdict.as_deref().map(Verdict::parse).transpose()?,
+        reason: row.try_get("reason")?,
+        decided_by: row.try_get("decided_by")?,
+        duration_us: db::get_u64(row, "duration_us")?,
+        rows: db::get_u64(row, "row_count")?,
+        command_tag: row.try_get("command_tag")?,
+        counters: db::get_json(row, "counters")?,
+    })
+}
+
+async fn insert_event(tx: &mut Tx, session_id: &str, event: &SessionEvent) -> Result<()> {
+    if event.kind.is_empty() || event.kind.len() > 64 {
+        return Err(StoreError::invalid("event kind must be 1-64 bytes"));
+    }
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1")
+        .bind(session_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if exists.is_none() {
+        return Err(StoreError::not_found(format!("session {session_id}")));
+    }
+    sqlx::query(
+        "INSERT INTO session_events (session_id, seq, kind, at, query_text, verdict, reason, decided_by, duration_us, \
+         row_count, command_tag, counters) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(session_id)
+    .bind(i64_of(event.seq))
+    .bind(&event.kind)
+    .bind(event.at)
+    .bind(&event.query)
+    .bind(event.verdict.map(Verdict::as_str))
+    .bind(&event.reason)
+    .bind(&event.decided_by)
+    .bind(i64_of(event.duration_us))
+    .bind(i64_of(event.rows))
+    .bind(&event.command_tag)
+    .bind(db::to_json(&event.counters))
+    .execute(&mut **tx)
+    .await
+    .on_conflict(|| format!("session {session_id} already has event {}", event.seq))?;
+    Ok(())
+}
+
+/// The sessions repository.
+pub struct Sessions<'s> {
+    store: &'s Store,
+}
+
+impl<'s> Sessions<'s> {
+    pub(crate) fn new(store: &'s Store) -> Self {
+        Sessions { store }
+    }
+
+    pub async fn start(&self, new: NewSession) -> Result<Session> {
+        if new.id.is_empty() || new.id.len() > 128 {
+            return Err(StoreError::invalid("session id must be 1-128 bytes"));
+        }
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, email, connection, client_address, verb, started_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&new.id)
+        .bind(&new.user_id)
+        .bind(new.email.to_lowercase())
+        .bind(&new.connection)
+        .bind(&new.client_address)
+        .bind(new.verb.as_str())
+        .bind(new.started_at)
+        .execute(&self.store.pool)
+        .await
+        .on_conflict(|| format!("session {} already exists", new.id))?;
+        self.get(&new.id).await
+    }
+
+    /// Records one event.
+    pub async fn record(&self, session_id: &str, event: &SessionEvent) -> Result<()> {
+        self.record_many(session_id, std::slice::from_ref(event))
+            .await
+    }
+
+    /// Records several events of one session in one transaction (all or
+    /// none).
+    pub async fn record_many(&self, session_id: &str, events: &[SessionEvent]) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        for event in events {
+            insert_event(&mut tx, session_id, event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes the session's summary and end time.
+    pub async fn end(
+        &self,
+        session_id: &str,
+        summary: SessionSummary,
+        ended_at: i64,
+    ) -> Result<Session> {
+        let updated = sqlx::query(
+            "UPDATE sessions SET ended_at = $1, queries = $2, denied = $3, row_count = $4, duration_ms = $5 WHERE id = $6",
+        )
+        .bind(ended_at)
+        .bind(i64_of(summary.queries))
+        .bind(i64_of(summary.denied))
+        .bind(i64_of(summary.rows))
+        .bind(i64_of(summary.duration_ms))
+        .bind(session_id)
+        .execute(&self.store.pool)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::not_found(format!("session {session_id}")));
+        }
+        self.get(session_id).await
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Session> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.store.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("session {id}")))?;
+        session_from_row(&row)
+    }
+
+    /// Sessions matching `filter`, newest first.
+    pub async fn list(&self, filter: &SessionFilter, page: &PageRequest) -> Result<Page<Session>> {
+        let limit = db::check_limit(page.limit)?;
+        let mut sql = Sql::new("SELECT * FROM sessions s WHERE 1 = 1");
+        if let Some(cursor) = &page.cursor {
+            let (started_at, id) = page::decode(cursor)?;
+            sql.push(" AND (s.started_at < ")
+                .bind(started_at)
+                .push(" OR (s.started_at = ")
+                .bind(started_at)
+                .push(" AND s.id < ")
+                .bind(id)
+                .push("))");
+        }
+        if let Some(v) = &filter.user_id {
+            sql.push(" AND s.user_id = ").bind(v.as_str());
+        }
+        if let Some(v) = &filter.email {
+            sql.push(" AND s.email = ").bind(v.to_lowercase());
+        }
+        if let Some(v) = &filter.connection {
+            sql.push(" AND s.connection = ").bind(v.as_str());
+        }
+        if let Some(v) = filter.since {
+            sql.push(" AND s.started_at >= ").bind(v);
+        }
+        if let Some(v) = filter.until {
+            sql.push(" AND s.started_at < ").bind(v);
+        }
+        if let Some(v) = filter.verdict {
+            sql.push(" AND EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.verdict = ")
+                .bind(v.as_str())
+                .push(")");
+        }
+        sql.push(" ORDER BY s.started_at DESC, s.id DESC LIMIT ")
+            .bind(limit + 1);
+        let rows = sql.query().fetch_all(&self.store.pool).await?;
+        let mut items = rows
+            .iter()
+            .map(session_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let next = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|s| page::encode(s.started_at, &s.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Up to `limit` events of a session with `seq` above `after`, in order.
+    pub async fn events(
+        &self,
+        session_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<SessionEvent>> {
+        let limit = db::check_limit(limit)?;
+        let rows = sqlx::query(
+            "SELECT * FROM session_events WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(session_id)
+        .bind(i64_of(after))
+        .bind(limit)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Deletes sessions (and their events) that ended, or never ended but
+    /// started, before `cutoff` (Unix ms); returns how many sessions.
+    pub async fn delete_older_than(&self, cutoff: i64) -> Result<u64> {
+        let mut tx = self.store.begin().await?;
+        // Explicit, so retention does not depend on cascade settings.
+        sqlx::query(
+            "DELETE FROM session_events WHERE session_id IN \
+             (SELECT id FROM sessions WHERE COALESCE(ended_at, started_at) < $1)",
+        )
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+        let deleted = sqlx::query("DELETE FROM sessions WHERE COALESCE(ended_at, started_at) < $1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        tracing::debug!(deleted, cutoff, now = now_ms(), "session retention");
+        Ok(deleted)
+    }
+}

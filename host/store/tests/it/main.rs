@@ -1,0 +1,11 @@
+//! Integration tests of the store, each body run on SQLite and PostgreSQL
+//! (`common::both`). One test binary: the crate links once.
+
+mod audit;
+mod common;
+mod connections;
+mod plugins;
+mod reviews;
+mod schema;
+mod sessions;
+mod users;

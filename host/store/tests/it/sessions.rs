@@ -1,0 +1,296 @@
+//! Sessions and their events: recording, filters, pagination, retention.
+
+use crate::common;
+use gatehouse_store::sessions::{
+    NewSession, SessionEvent, SessionFilter, SessionSummary, Verb, Verdict,
+};
+use gatehouse_store::{PageRequest, StoreError};
+
+fn new_session(id: &str, email: &str, connection: &str, started_at: i64) -> NewSession {
+    NewSession {
+        id: id.into(),
+        user_id: format!("uid-{email}"),
+        email: email.into(),
+        connection: connection.into(),
+        client_address: "192.0.2.7:50000".into(),
+        verb: Verb::Connect,
+        started_at,
+    }
+}
+
+#[tokio::test]
+async fn sessions_record_events_and_summaries() {
+    common::both(|t| async move {
+        let sessions = t.store.sessions();
+        let session = sessions
+            .start(new_session(
+                "s1",
+                "Alice@example.com",
+                "billing-db.read-only",
+                1_000,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            (session.email.as_str(), session.ended_at, session.queries),
+            ("alice@example.com", None, 0)
+        );
+        assert!(matches!(
+            sessions.start(new_session("s1", "a", "c.r", 1)).await,
+            Err(StoreError::Conflict { .. })
+        ));
+
+        let mut first = SessionEvent::query(1, 1_001, "select 1", Verdict::Allowed);
+        first.decided_by = Some("guardrails".into());
+        first.duration_us = 420;
+        first.rows = 1;
+        first.command_tag = Some("SELECT 1".into());
+        first.counters.insert("masked.email".into(), 12);
+        let mut second = SessionEvent::query(2, 1_002, "drop table t", Verdict::Denied);
+        second.reason = Some("DROP is not allowed".into());
+        sessions.record("s1", &first).await.unwrap();
+        sessions.record_many("s1", &[second.clone()]).await.unwrap();
+        assert!(matches!(
+            sessions.record("s1", &second).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert!(matches!(
+            sessions.record("nope", &first).await,
+            Err(StoreError::NotFound { .. })
+        ));
+
+        let events = sessions.events("s1", 0, 100).await.unwrap();
+        assert_eq!(events, vec![first.clone(), second.clone()]);
+        assert_eq!(sessions.events("s1", 1, 100).await.unwrap(), vec![second]);
+
+        let summary = SessionSummary {
+            queries: 2,
+            denied: 1,
+            rows: 1,
+            duration_ms: 5,
+        };
+        let ended = sessions.end("s1", summary, 1_005).await.unwrap();
+        assert_eq!(
+            (
+                ended.ended_at,
+                ended.queries,
+                ended.denied,
+                ended.rows,
+                ended.duration_ms
+            ),
+            (Some(1_005), 2, 1, 1, Some(5))
+        );
+        assert!(matches!(
+            sessions.end("nope", summary, 1).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        // Recording is not an admin change: no audit rows.
+        assert_eq!(t.store.audit().latest_sequence().await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_filter_and_page_newest_first() {
+    common::both(|t| async move {
+        let sessions = t.store.sessions();
+        for i in 0..25i64 {
+            let (email, connection) = if i % 2 == 0 {
+                ("alice@example.com", "db.ro")
+            } else {
+                ("bob@example.com", "db.admin")
+            };
+            // Pairs share a start time: the id breaks the tie.
+            let id = format!("s{i:02}");
+            sessions
+                .start(new_session(
+                    &id,
+                    email,
+                    connection,
+                    10_000 + (i / 2) * 1_000,
+                ))
+                .await
+                .unwrap();
+            let verdict = if i % 5 == 0 {
+                Verdict::Denied
+            } else {
+                Verdict::Allowed
+            };
+            sessions
+                .record(
+                    &id,
+                    &SessionEvent::query(1, 10_000 + i * 1_000, "select", verdict),
+                )
+                .await
+                .unwrap();
+        }
+
+        let mut seen = Vec::new();
+        let mut page = PageRequest::first(7);
+        loop {
+            let result = sessions
+                .list(&SessionFilter::default(), &page)
+                .await
+                .unwrap();
+            seen.extend(result.items.iter().map(|s| (s.started_at, s.id.clone())));
+            match result.next {
+                Some(next) => page = PageRequest::after(7, next),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 25);
+        let mut expected = seen.clone();
+        expected.sort_by(|a, b| b.cmp(a));
+        assert_eq!(seen, expected, "newest first, no repeats or gaps");
+
+        let by_user = SessionFilter {
+            email: Some("Bob@Example.com".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            sessions
+                .list(&by_user, &PageRequest::first(100))
+                .await
+                .unwrap()
+                .items
+                .len(),
+            12
+        );
+        let by_connection = SessionFilter {
+            connection: Some("db.ro".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            sessions
+                .list(&by_connection, &PageRequest::first(100))
+                .await
+                .unwrap()
+                .items
+                .len(),
+            13
+        );
+        let by_user_id = SessionFilter {
+            user_id: Some("uid-alice@example.com".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            sessions
+                .list(&by_user_id, &PageRequest::first(100))
+                .await
+                .unwrap()
+                .items
+                .len(),
+            13
+        );
+        let window = SessionFilter {
+            since: Some(12_000),
+            until: Some(14_000),
+            ..Default::default()
+        };
+        let ids: Vec<String> = sessions
+            .list(&window, &PageRequest::first(100))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids, ["s07", "s06", "s05", "s04"]);
+        let denied = SessionFilter {
+            verdict: Some(Verdict::Denied),
+            ..Default::default()
+        };
+        let ids: Vec<String> = sessions
+            .list(&denied, &PageRequest::first(100))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids, ["s20", "s15", "s10", "s05", "s00"]);
+        let combined = SessionFilter {
+            verdict: Some(Verdict::Denied),
+            email: Some("alice@example.com".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            sessions
+                .list(&combined, &PageRequest::first(100))
+                .await
+                .unwrap()
+                .items
+                .len(),
+            3
+        );
+
+        assert!(matches!(
+            sessions
+                .list(&SessionFilter::default(), &PageRequest::after(5, "garbage"))
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            sessions
+                .list(&SessionFilter::default(), &PageRequest::first(0))
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn retention_deletes_old_sessions_with_their_events() {
+    common::both(|t| async move {
+        let sessions = t.store.sessions();
+        sessions
+            .start(new_session("old", "a@x", "db.ro", 1_000))
+            .await
+            .unwrap();
+        sessions
+            .record(
+                "old",
+                &SessionEvent::query(1, 1_001, "select", Verdict::Allowed),
+            )
+            .await
+            .unwrap();
+        sessions
+            .end("old", SessionSummary::default(), 2_000)
+            .await
+            .unwrap();
+        sessions
+            .start(new_session("crashed", "a@x", "db.ro", 1_500))
+            .await
+            .unwrap(); // never ended
+        sessions
+            .start(new_session("long", "a@x", "db.ro", 1_000))
+            .await
+            .unwrap();
+        sessions
+            .end("long", SessionSummary::default(), 9_000)
+            .await
+            .unwrap();
+        sessions
+            .start(new_session("new", "a@x", "db.ro", 8_000))
+            .await
+            .unwrap();
+
+        assert_eq!(sessions.delete_older_than(5_000).await.unwrap(), 2);
+        let left: Vec<String> = sessions
+            .list(&SessionFilter::default(), &PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(left, ["new", "long"]);
+        let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM session_events")
+            .fetch_one(t.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(orphans, 0);
+    })
+    .await;
+}
