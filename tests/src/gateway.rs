@@ -14,12 +14,18 @@ pub const UPSTREAM: &str = "127.0.0.1:5432";
 pub struct TestGateway {
     pub gateway: Gateway,
     pub token: String,
+    /// The token of `approver@example.com`.
+    pub approver_token: String,
     pub recorder: Arc<MemoryRecorder>,
+    /// The configuration the gateway started from.
+    pub config: Config,
     _state: tempfile::TempDir,
 }
 
 /// The user every test connects as.
 pub const USER: &str = "alice@example.com";
+/// An approver (who may not open sessions).
+pub const APPROVER: &str = "approver@example.com";
 
 /// Compiled plugins shared by every test gateway (and the SDK harness).
 fn compile_cache() -> std::path::PathBuf {
@@ -43,6 +49,7 @@ impl TestGateway {
     pub async fn start_on(listen: &str, postgres_settings: &str, plugins: &[&str]) -> Self {
         let state = tempfile::tempdir().expect("state dir");
         let (token, digest) = new_token();
+        let (approver_token, approver_digest) = new_token();
         let sandbox = crate::guest_wasm("sandbox-guest", "guests/sandbox");
         let mut text = format!(
             r#"
@@ -65,7 +72,7 @@ token_sha256 = ["{digest}"]
 email = "approver@example.com"
 role = "approver"
 groups = ["dba"]
-token_sha256 = ["{digest}"]
+token_sha256 = ["{approver_digest}"]
 [[resources]]
 name = "pg"
 kind = "postgres"
@@ -94,7 +101,9 @@ tls = "disable"
         Self {
             gateway,
             token,
+            approver_token,
             recorder,
+            config,
             _state: state,
         }
     }
@@ -105,10 +114,14 @@ tls = "disable"
 
     /// A libpq connection string for `user` and `dbname`.
     pub fn conninfo(&self, user: &str, dbname: &str, sslmode: &str) -> String {
+        let token = if user == APPROVER {
+            &self.approver_token
+        } else {
+            &self.token
+        };
         format!(
-            "host=127.0.0.1 port={} user={user} dbname={dbname} password={} sslmode={sslmode}",
+            "host=127.0.0.1 port={} user={user} dbname={dbname} password={token} sslmode={sslmode}",
             self.port(),
-            self.token
         )
     }
 

@@ -1,62 +1,88 @@
-//! The gateway's view of what exists: loaded plugins and the connections
-//! built from the configuration, each with its plugin pipeline ready.
+//! The gateway's view of what exists, read from the store: every
+//! connection with its plugin pipeline ready to open sessions.
 //!
-//! Building a catalog loads every plugin (embedded first-party components,
-//! then configured files), then binds each connection's plugins, which runs
-//! their config validation. Any failure stops startup with an error naming
-//! the connection and plugin: a gateway never serves a connection whose
-//! plugins it could not set up (fail closed).
+//! A catalog is immutable; a change in the store (an admin binding a
+//! plugin, installing a new version) builds a new one and swaps it in
+//! ([`CatalogHandle`]). Sessions hold the `Arc<ConnectionEntry>` they started
+//! with, so **running sessions keep their plugin versions and new sessions
+//! get the new ones** — hot install without a restart.
+//!
+//! Components are loaded (compiled, or read from the compile cache) once per
+//! digest and kept in a [`PluginCache`] across rebuilds.
+//!
+//! **Failure modes.** A connection whose plugins cannot be set up (a
+//! component that does not load, a config its plugin refuses, a grant it
+//! does not declare) is kept in the catalog as *unavailable* with the
+//! reason: clients are refused with that reason (fail closed), and the
+//! other connections are unaffected.
 
-use crate::config::{Config, ResourceKind, SecretRef};
 use anyhow::Context;
-use gatehouse_runtime::{Binding, Limits, LoadedPlugin, Pipeline, Runtime, RuntimeSettings, types};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use gatehouse_runtime::{Binding, Grants, Limits, LoadedPlugin, Pipeline, Runtime, types};
+use gatehouse_store::Store;
+use gatehouse_store::bindings::ResolvedBinding;
+use gatehouse_store::connections::Connection;
+use gatehouse_store::resources::ResourceKind;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/embedded_plugins.rs"));
-}
-
-/// A connection users can pick, ready to serve.
+/// A connection users can pick.
 pub struct ConnectionEntry {
+    /// The store's id (credentials are resolved by it at connect time).
+    pub id: i64,
     /// What plugins are told about the connection.
     pub info: types::Connection,
-    /// Upstream `host:port`.
-    pub address: String,
-    pub database: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<SecretRef>,
-    /// TLS policy towards the upstream and its CA bundle.
-    pub tls: crate::pg::upstream::UpstreamTls,
-    pub ca_file: Option<std::path::PathBuf>,
-    pub pipeline: Pipeline,
+    /// The connection's plugins, or why they could not be set up.
+    pub pipeline: Result<Pipeline, String>,
+}
+
+/// Loaded components by digest, shared by successive catalogs.
+#[derive(Default, Clone)]
+pub struct PluginCache {
+    by_digest: Arc<Mutex<HashMap<String, Arc<LoadedPlugin>>>>,
+}
+
+impl PluginCache {
+    pub fn insert(&self, plugin: Arc<LoadedPlugin>) {
+        self.by_digest
+            .lock()
+            .unwrap()
+            .insert(plugin.digest.clone(), plugin);
+    }
+
+    fn get(&self, digest: &str) -> Option<Arc<LoadedPlugin>> {
+        self.by_digest.lock().unwrap().get(digest).cloned()
+    }
+
+    /// The plugin a binding resolved to: from the cache, or loaded from the
+    /// store's copy of the component.
+    async fn load(
+        &self,
+        store: &Store,
+        runtime: &Runtime,
+        resolved: &ResolvedBinding,
+    ) -> anyhow::Result<Arc<LoadedPlugin>> {
+        if let Some(plugin) = self.get(&resolved.plugin.digest) {
+            return Ok(plugin);
+        }
+        let bytes = store.plugins().component(resolved.plugin.id).await?;
+        let plugin = runtime.load(&bytes).await.with_context(|| {
+            format!(
+                "loading plugin {} {}",
+                resolved.plugin.name, resolved.plugin.version
+            )
+        })?;
+        self.insert(plugin.clone());
+        Ok(plugin)
+    }
 }
 
 pub struct Catalog {
-    pub runtime: Arc<Runtime>,
-    /// Loaded plugins by manifest name.
-    pub plugins: BTreeMap<String, Arc<LoadedPlugin>>,
     /// Connections by name (`resource.role`).
     pub connections: BTreeMap<String, Arc<ConnectionEntry>>,
 }
 
-/// Settings of the runtime the configuration asks for.
-pub fn runtime_settings(config: &Config) -> RuntimeSettings {
-    let mut settings = RuntimeSettings::default();
-    settings.engine.max_instances = config.runtime.max_instances;
-    settings.engine.max_memory_bytes = (config.runtime.max_memory_mb as usize) << 20;
-    settings.cache_dir = Some(
-        config
-            .runtime
-            .cache_dir
-            .clone()
-            .unwrap_or_else(|| config.gateway.state_dir.join("compiled")),
-    );
-    settings
-}
-
-fn kind(kind: ResourceKind) -> types::ConnectionKind {
+fn wit_kind(kind: ResourceKind) -> types::ConnectionKind {
     match kind {
         ResourceKind::Postgres => types::ConnectionKind::Postgres,
         ResourceKind::Mysql => types::ConnectionKind::Mysql,
@@ -66,88 +92,90 @@ fn kind(kind: ResourceKind) -> types::ConnectionKind {
 }
 
 impl Catalog {
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let runtime = Arc::new(Runtime::new(runtime_settings(config))?);
-        let mut plugins = BTreeMap::new();
-        for (package, bytes) in embedded::EMBEDDED {
-            let plugin = runtime
-                .load(bytes)
-                .await
-                .with_context(|| format!("loading embedded plugin {package}"))?;
-            plugins.insert(plugin.name().to_string(), plugin);
-        }
-        for source in &config.plugins {
-            let plugin = runtime
-                .load_file(&source.path)
-                .await
-                .with_context(|| format!("loading plugin {}", source.path.display()))?;
-            if let Some(existing) = plugins.get(plugin.name()) {
-                anyhow::bail!(
-                    "plugin {} is named '{}', which is already taken by version {}",
-                    source.path.display(),
-                    plugin.name(),
-                    existing.manifest.version
-                );
-            }
-            plugins.insert(plugin.name().to_string(), plugin);
-        }
-
+    /// Read every connection and set up its pipeline.
+    pub async fn load(
+        store: &Store,
+        runtime: &Runtime,
+        cache: &PluginCache,
+    ) -> anyhow::Result<Self> {
         let mut connections = BTreeMap::new();
-        for resource in &config.resources {
-            for role in &resource.roles {
-                let name = format!("{}.{}", resource.name, role.name);
-                let mut bindings = Vec::with_capacity(role.plugins.len());
-                for spec in &role.plugins {
-                    let plugin = plugins.get(&spec.plugin).with_context(|| {
-                        let known: Vec<&str> = plugins.keys().map(String::as_str).collect();
-                        format!(
-                            "connection '{name}': no plugin named '{}' (known: {})",
-                            spec.plugin,
-                            known.join(", ")
-                        )
-                    })?;
-                    let config_json = serde_json::to_string(&spec.config)?;
-                    let limits = Limits {
-                        deadline: Duration::from_millis(spec.deadline_ms),
-                        memory_bytes: (spec.memory_mb as usize) << 20,
-                    };
-                    let binding = Binding::new(
-                        &runtime,
-                        plugin.clone(),
-                        &config_json,
-                        spec.grants.clone(),
-                        limits,
-                    )
-                    .await
-                    .with_context(|| format!("connection '{name}'"))?;
-                    bindings.push(Arc::new(binding));
-                }
-                let entry = ConnectionEntry {
-                    info: types::Connection {
-                        name: name.clone(),
-                        kind: kind(resource.kind),
-                        resource_name: resource.name.clone(),
-                        attributes: role
-                            .attributes
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
-                    },
-                    address: resource.address.clone(),
-                    database: role.database.clone(),
-                    username: role.username.clone(),
-                    password: role.password.clone(),
-                    tls: resource.tls,
-                    ca_file: resource.ca_file.clone(),
-                    pipeline: Pipeline::new(bindings),
-                };
-                connections.insert(name, Arc::new(entry));
-            }
+        for connection in store.connections().list().await? {
+            let pipeline = pipeline(store, runtime, cache, &connection)
+                .await
+                .map_err(|err| format!("{err:#}"));
+            let entry = ConnectionEntry {
+                id: connection.id,
+                info: types::Connection {
+                    name: connection.name.clone(),
+                    kind: wit_kind(connection.kind),
+                    resource_name: connection.resource.clone(),
+                    attributes: connection.attributes.clone().into_iter().collect(),
+                },
+                pipeline,
+            };
+            connections.insert(connection.name.clone(), Arc::new(entry));
         }
-        Ok(Self {
-            runtime,
-            plugins,
-            connections,
-        })
+        Ok(Self { connections })
+    }
+
+    /// Connections that cannot serve, with the reason.
+    pub fn unavailable(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.connections
+            .iter()
+            .filter_map(|(name, entry)| match &entry.pipeline {
+                Ok(_) => None,
+                Err(reason) => Some((name.as_str(), reason.as_str())),
+            })
+    }
+}
+
+async fn pipeline(
+    store: &Store,
+    runtime: &Runtime,
+    cache: &PluginCache,
+    connection: &Connection,
+) -> anyhow::Result<Pipeline> {
+    let mut bindings = Vec::new();
+    for resolved in store.bindings().resolve(connection.id).await? {
+        let plugin = cache.load(store, runtime, &resolved).await?;
+        let binding = &resolved.binding;
+        let grants: Grants =
+            serde_json::from_value(serde_json::to_value(&binding.grants)?).context("grants")?;
+        let limits = Limits {
+            deadline: Duration::from_millis(u64::from(binding.deadline_ms)),
+            memory_bytes: (binding.memory_mb as usize) << 20,
+        };
+        let config = serde_json::to_string(&binding.config)?;
+        let bound = Binding::new(runtime, plugin, &config, grants, limits)
+            .await
+            .with_context(|| format!("plugin '{}'", binding.plugin))?;
+        bindings.push(Arc::new(bound));
+    }
+    Ok(Pipeline::new(bindings))
+}
+
+/// The current catalog, swapped whole when the store changes.
+pub struct CatalogHandle {
+    current: RwLock<Arc<Catalog>>,
+}
+
+impl CatalogHandle {
+    pub fn new(catalog: Catalog) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(catalog)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Catalog> {
+        self.current.read().unwrap().clone()
+    }
+
+    pub fn replace(&self, catalog: Catalog) {
+        *self.current.write().unwrap() = Arc::new(catalog);
+    }
+
+    /// The connection named `name`, as of now.
+    pub fn connection(&self, name: &str) -> Option<Arc<ConnectionEntry>> {
+        self.current.read().unwrap().connections.get(name).cloned()
     }
 }

@@ -64,6 +64,19 @@ pub struct GatewaySection {
     /// one per core.
     #[serde(default)]
     pub session_threads: Option<usize>,
+    /// The store: `sqlite://PATH?mode=rwc` or `postgres://user@host/db`.
+    /// Default: the SQLite file `store.db` in `state_dir`. Also
+    /// `GATEHOUSE_STORE_URL`.
+    #[serde(default)]
+    pub store_url: Option<String>,
+    /// The administrator created on first start when the store has none
+    /// (its one-time token is printed). Default `admin@localhost`.
+    #[serde(default = "default_admin_email")]
+    pub admin_email: String,
+}
+
+fn default_admin_email() -> String {
+    "admin@localhost".into()
 }
 
 impl Default for GatewaySection {
@@ -71,6 +84,8 @@ impl Default for GatewaySection {
         Self {
             state_dir: default_state_dir(),
             session_threads: None,
+            store_url: None,
+            admin_email: default_admin_email(),
         }
     }
 }

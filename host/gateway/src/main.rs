@@ -1,6 +1,6 @@
 //! `gatehouse`: the gateway binary and its command line.
 
-use gatehouse::{catalog, config};
+use gatehouse::config;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -63,6 +63,24 @@ enum PluginsCommand {
     },
     /// Load a `.wasm` component and print what it declares.
     Describe { path: PathBuf },
+}
+
+/// The configuration pointed at a throwaway store (for commands that only
+/// check or list what the file declares, without touching the real store).
+/// The compile cache stays the real one.
+fn scratch_store(
+    mut config: config::Config,
+) -> anyhow::Result<(tempfile::TempDir, config::Config)> {
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    if config.runtime.cache_dir.is_none() {
+        config.runtime.cache_dir = Some(config.gateway.state_dir.join("compiled"));
+    }
+    config.gateway.state_dir = scratch.path().to_path_buf();
+    config.gateway.store_url = Some(format!(
+        "sqlite://{}?mode=rwc",
+        scratch.path().join("store.db").display()
+    ));
+    Ok((scratch, config))
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<config::Config> {
@@ -131,15 +149,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 std::sync::Arc::new(gatehouse::record::TracingRecorder),
             )
             .await?;
+            let catalog = gateway.catalog.current();
             tracing::info!(
                 postgres = %gateway.postgres_addr,
-                plugins = gateway.catalog.plugins.len(),
-                connections = gateway.catalog.connections.len(),
+                connections = catalog.connections.len(),
                 state_dir = %config.gateway.state_dir.display(),
                 "gatehouse is ready; press Ctrl-C to stop"
             );
-            for (name, plugin) in &gateway.catalog.plugins {
-                tracing::info!(plugin = %name, version = %plugin.manifest.version, "plugin available");
+            if let Some(admin) = &gateway.bootstrap {
+                eprintln!(
+                    "\nCreated the first administrator, {}. Their access token (shown once, keep it):\n\n    {}\n",
+                    admin.email,
+                    admin.token.expose()
+                );
             }
             tokio::select! {
                 result = gateway.wait() => result,
@@ -161,10 +183,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Check { config } => {
             let config = load_config(config.as_ref())?;
-            let catalog = catalog::Catalog::build(&config).await?;
+            let (scratch, config) = scratch_store(config)?;
+            let (_, store, _, catalog) = gatehouse::server::prepare(&config).await?;
+            let plugins = store.plugins().list().await?;
+            drop(scratch);
             println!(
                 "ok: {} plugins, {} connections, every binding validated",
-                catalog.plugins.len(),
+                plugins.len(),
                 catalog.connections.len()
             );
             Ok(())
@@ -173,36 +198,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
             command: PluginsCommand::Ls { config, json },
         } => {
             let config = load_config(config.as_ref())?;
-            let catalog = catalog::Catalog::build(&config).await?;
-            let rows: Vec<serde_json::Value> = catalog
-                .plugins
-                .values()
-                .map(|p| {
-                    serde_json::json!({
-                        "name": p.manifest.name,
-                        "version": p.manifest.version,
-                        "digest": p.digest,
-                        "hooks": p.manifest.hooks.iter().map(|h| h.wit_name()).collect::<Vec<_>>(),
-                        "capabilities": p.manifest.capabilities.iter().map(|c| c.wit_name()).collect::<Vec<_>>(),
-                        "description": p.manifest.description,
-                    })
-                })
-                .collect();
+            let (scratch, config) = scratch_store(config)?;
+            let (_, store, _, _) = gatehouse::server::prepare(&config).await?;
+            let plugins = store.plugins().list().await?;
+            drop(scratch);
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                println!("{}", serde_json::to_string_pretty(&plugins)?);
             } else {
                 println!(
-                    "{:<20} {:<10} {:<40} DESCRIPTION",
+                    "{:<20} {:<24} {:<40} DESCRIPTION",
                     "NAME", "VERSION", "HOOKS"
                 );
-                for p in catalog.plugins.values() {
-                    let hooks: Vec<&str> = p.manifest.hooks.iter().map(|h| h.wit_name()).collect();
+                for p in &plugins {
                     println!(
-                        "{:<20} {:<10} {:<40} {}",
-                        p.manifest.name,
-                        p.manifest.version,
-                        hooks.join(","),
-                        p.manifest.description
+                        "{:<20} {:<24} {:<40} {}",
+                        p.name,
+                        p.version,
+                        p.hooks.join(","),
+                        p.description
                     );
                 }
             }

@@ -6,7 +6,6 @@
 //! Keys are random (process id and secret); an unknown key is ignored
 //! silently, as PostgreSQL does. A key is removed when its session ends.
 
-use crate::catalog::ConnectionEntry;
 use crate::pg::upstream::{self, UpstreamConfig};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,21 +49,17 @@ fn random_i32() -> i32 {
 }
 
 impl CancelRegistry {
-    /// Issue a gateway key for an upstream backend of `connection`.
+    /// Issue a gateway key for an upstream backend reached with `upstream`
+    /// (its password is dropped: a cancel request carries none).
     pub fn register(
         &self,
-        connection: &ConnectionEntry,
+        upstream: &UpstreamConfig,
         process_id: i32,
         secret_key: i32,
     ) -> CancelKey {
-        let mut config = UpstreamConfig::new(
-            connection.address.clone(),
-            connection.database.clone().unwrap_or_default(),
-            connection.username.clone().unwrap_or_default(),
-            None,
-        );
-        config.tls = connection.tls;
-        config.ca_file = connection.ca_file.clone();
+        let mut config = upstream.clone();
+        config.password = None;
+        config.startup_params.clear();
         let mut targets = self.targets.lock().unwrap();
         let key = loop {
             // Positive process ids, like PostgreSQL's.

@@ -149,7 +149,7 @@ pub async fn handshake(
             return finish(stream, out).await;
         }
     };
-    let Some(identity) = door.directory.authenticate(&user, &token) else {
+    let Some(identity) = crate::identity::authenticate(&door.store, &user, &token).await else {
         reply::fatal(
             &mut out,
             "28P01",
@@ -158,7 +158,7 @@ pub async fn handshake(
         door.recorder.record(refuse("bad credentials".into()));
         return finish(stream, out).await;
     };
-    let Some(connection) = door.catalog.connections.get(&database).cloned() else {
+    let Some(connection) = door.catalog.connection(&database) else {
         reply::fatal(
             &mut out,
             "3D000",

@@ -25,8 +25,7 @@ pub mod types;
 pub mod upstream;
 pub mod wire;
 
-use crate::catalog::Catalog;
-use crate::identity::Directory;
+use crate::catalog::CatalogHandle;
 use crate::record::SessionRecorder;
 use crate::workers::SessionWorkers;
 use std::sync::Arc;
@@ -35,8 +34,9 @@ use tracing::Instrument;
 
 /// What every PostgreSQL session shares.
 pub struct FrontDoor {
-    pub catalog: Arc<Catalog>,
-    pub directory: Arc<Directory>,
+    pub catalog: Arc<CatalogHandle>,
+    pub store: gatehouse_store::Store,
+    pub runtime: Arc<gatehouse_runtime::Runtime>,
     pub recorder: Arc<dyn SessionRecorder>,
     /// TLS for clients that ask for it; `None` answers `N` to SSLRequest.
     pub tls: Option<Arc<rustls::ServerConfig>>,

@@ -95,11 +95,20 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         at: SystemTime::now(),
     };
 
-    let mut plugins = match connection
-        .pipeline
-        .open_session(&door.catalog.runtime, &session)
-        .await
-    {
+    let pipeline = match &connection.pipeline {
+        Ok(pipeline) => pipeline,
+        Err(reason) => {
+            let reason = format!(
+                "connection \"{}\" is unavailable: {reason}",
+                connection.info.name
+            );
+            reply::fatal(&mut out, "08004", &reason);
+            door.recorder.record(refused(&reason));
+            stream.write_all(&out).await?;
+            return Ok(());
+        }
+    };
+    let mut plugins = match pipeline.open_session(&door.runtime, &session).await {
         Ok(plugins) => plugins,
         Err(fault) => {
             reply::fatal(&mut out, "28000", &format!("access denied: {fault}"));
@@ -125,7 +134,12 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         return Ok(());
     }
 
-    let mut upstream = match connect_upstream(&connection, &params).await {
+    let upstream_config = upstream_config(door, &connection, &params).await;
+    let connected = match &upstream_config {
+        Ok(config) => upstream::connect(config).await.map_err(anyhow::Error::from),
+        Err(err) => Err(anyhow::anyhow!("{err:#}")),
+    };
+    let mut upstream = match connected {
         Ok(upstream) => upstream,
         Err(err) => {
             tracing::warn!(error = %err, "upstream connection failed");
@@ -142,9 +156,12 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
             return Ok(());
         }
     };
-    let cancel_key = door
-        .cancels
-        .register(&connection, upstream.process_id, upstream.secret_key);
+    let cancel_key = door.cancels.register(
+        upstream_config.as_ref().expect("connected"),
+        upstream.process_id,
+        upstream.secret_key,
+    );
+    drop(upstream_config);
     encode::authentication_ok(&mut out);
     for (name, value) in &upstream.parameters {
         encode::parameter_status(&mut out, name, value);
@@ -206,30 +223,43 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
     result
 }
 
-async fn connect_upstream(
+/// How to reach `connection`'s upstream, with its credentials resolved
+/// from the store now (a rotated password or reference applies to the next
+/// session).
+async fn upstream_config(
+    door: &FrontDoor,
     connection: &crate::catalog::ConnectionEntry,
     params: &[(String, String)],
-) -> anyhow::Result<UpstreamConnection> {
-    let password = match &connection.password {
-        Some(secret) => Some(secret.resolve()?),
-        None => None,
-    };
+) -> anyhow::Result<UpstreamConfig> {
+    let credentials = door
+        .store
+        .connections()
+        .resolve_credentials(connection.id)
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
     let mut config = UpstreamConfig::new(
-        connection.address.clone(),
-        connection
+        credentials.address.clone(),
+        credentials
             .database
             .clone()
             .unwrap_or_else(|| "postgres".into()),
-        connection
+        credentials
             .username
             .clone()
             .unwrap_or_else(|| "postgres".into()),
-        password,
+        credentials
+            .password
+            .as_ref()
+            .map(|secret| secret.expose().to_string()),
     );
-    config.tls = connection.tls;
-    config.ca_file = connection.ca_file.clone();
+    config.tls = credentials
+        .tls
+        .as_str()
+        .parse()
+        .map_err(|err: String| anyhow::anyhow!(err))?;
+    config.ca_file = credentials.ca_file.as_ref().map(std::path::PathBuf::from);
     config.startup_params = params.to_vec();
-    Ok(upstream::connect(&config).await?)
+    Ok(config)
 }
 
 /// The live proxying state of a session (simple protocol here, extended

@@ -8,7 +8,11 @@
 //! quickly. Records never contain secrets: no tokens, no upstream
 //! credentials (query text is recorded as sent, by design).
 
-use std::sync::Mutex;
+pub mod store;
+
+pub use store::StoreRecorder;
+
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// How a query was decided.
@@ -101,7 +105,8 @@ impl SessionRecorder for TracingRecorder {
                 rows,
                 ..
             } => {
-                tracing::info!(target: "gatehouse::session", %session_id, query_id, ?verdict, ?decided_by, ?duration, rows, "query")
+                // The store has every query; the log line is for debugging.
+                tracing::debug!(target: "gatehouse::session", %session_id, query_id, ?verdict, ?decided_by, ?duration, rows, "query")
             }
             SessionEvent::Disconnected {
                 session_id,
@@ -112,6 +117,20 @@ impl SessionRecorder for TracingRecorder {
             } => {
                 tracing::info!(target: "gatehouse::session", %session_id, queries, denied, rows, ?duration, "disconnected")
             }
+        }
+    }
+}
+
+/// Hands every event to each of several recorders, in order.
+pub struct Fanout(pub Vec<Arc<dyn SessionRecorder>>);
+
+impl SessionRecorder for Fanout {
+    fn record(&self, event: SessionEvent) {
+        if let Some((last, rest)) = self.0.split_last() {
+            for recorder in rest {
+                recorder.record(event.clone());
+            }
+            last.record(event);
         }
     }
 }

@@ -1,0 +1,204 @@
+//! The session record in the store: sessions, their query events, and
+//! refused logins (as `authentication` audit events).
+//!
+//! [`StoreRecorder::record`] never waits: events go into a queue that one
+//! writer task drains in order, batching consecutive query events of a
+//! session into one transaction. Order per session is kept (one writer,
+//! FIFO). A store failure is logged with the event's session and kind and
+//! the writer goes on; the queue is unbounded, so a store that stays down
+//! grows memory rather than stalling sessions (the audit pipeline, not this
+//! record, is the durable-before-acknowledged path).
+
+use super::{SessionEvent, SessionRecorder, Verdict};
+use gatehouse_store::Store;
+use gatehouse_store::audit::{NewAuditEvent, Outcome};
+use gatehouse_store::sessions::{self, NewSession, SessionSummary, Verb};
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most events written in one batch.
+const BATCH: usize = 256;
+
+enum Message {
+    Event(SessionEvent),
+    /// Answered once every event queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Writes session events into the store from a background task.
+pub struct StoreRecorder {
+    queue: mpsc::UnboundedSender<Message>,
+}
+
+fn millis(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn now_ms() -> i64 {
+    millis(SystemTime::now())
+}
+
+impl StoreRecorder {
+    /// Start the writer on the current tokio runtime.
+    pub fn start(store: Store) -> Self {
+        let (queue, received) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(store, received));
+        Self { queue }
+    }
+
+    /// Wait until everything recorded so far is in the store.
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).is_ok() {
+            let _ = written.await;
+        }
+    }
+}
+
+impl SessionRecorder for StoreRecorder {
+    fn record(&self, event: SessionEvent) {
+        if self.queue.send(Message::Event(event)).is_err() {
+            tracing::error!("the session record writer has stopped; an event was not stored");
+        }
+    }
+}
+
+async fn write_loop(store: Store, mut received: mpsc::UnboundedReceiver<Message>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while received.recv_many(&mut batch, BATCH).await > 0 {
+        let mut queries: Vec<(String, sessions::SessionEvent)> = Vec::new();
+        for message in batch.drain(..) {
+            match message {
+                Message::Event(SessionEvent::Query {
+                    session_id,
+                    query_id,
+                    text,
+                    verdict,
+                    decided_by,
+                    duration,
+                    rows,
+                    command_tag,
+                    counters,
+                }) => {
+                    let (verdict, reason) = match verdict {
+                        Verdict::Allowed => (sessions::Verdict::Allowed, None),
+                        Verdict::Rewritten => (sessions::Verdict::Rewritten, None),
+                        Verdict::Denied { reason } => (sessions::Verdict::Denied, Some(reason)),
+                        Verdict::Review { reason } => (sessions::Verdict::Review, Some(reason)),
+                    };
+                    let mut event =
+                        sessions::SessionEvent::query(query_id, now_ms(), text, verdict);
+                    event.reason = reason;
+                    event.decided_by = decided_by;
+                    event.duration_us = duration.as_micros() as u64;
+                    event.rows = rows;
+                    event.command_tag = command_tag;
+                    let mut summed = BTreeMap::new();
+                    for (name, value) in counters {
+                        *summed.entry(name).or_insert(0) += value;
+                    }
+                    event.counters = summed;
+                    queries.push((session_id, event));
+                }
+                other => {
+                    write_queries(&store, &mut queries).await;
+                    match other {
+                        Message::Event(event) => write_one(&store, event).await,
+                        Message::Flush(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            }
+        }
+        write_queries(&store, &mut queries).await;
+    }
+}
+
+/// Write queued query events, one transaction per run of one session.
+async fn write_queries(store: &Store, queries: &mut Vec<(String, sessions::SessionEvent)>) {
+    let mut start = 0;
+    while start < queries.len() {
+        let session = &queries[start].0;
+        let end = start
+            + queries[start..]
+                .iter()
+                .take_while(|(s, _)| s == session)
+                .count();
+        let events: Vec<sessions::SessionEvent> =
+            queries[start..end].iter().map(|(_, e)| e.clone()).collect();
+        if let Err(err) = store.sessions().record_many(session, &events).await {
+            tracing::error!(session_id = %session, error = %err, "storing query events failed");
+        }
+        start = end;
+    }
+    queries.clear();
+}
+
+async fn write_one(store: &Store, event: SessionEvent) {
+    let outcome = match event {
+        SessionEvent::Connected {
+            session_id,
+            client,
+            user_id,
+            email,
+            connection,
+            at,
+        } => store
+            .sessions()
+            .start(NewSession {
+                id: session_id,
+                user_id,
+                email,
+                connection,
+                client_address: client,
+                verb: Verb::Connect,
+                started_at: millis(at),
+            })
+            .await
+            .map(drop),
+        SessionEvent::Disconnected {
+            session_id,
+            queries,
+            denied,
+            rows,
+            duration,
+        } => store
+            .sessions()
+            .end(
+                &session_id,
+                SessionSummary {
+                    queries,
+                    denied,
+                    rows,
+                    duration_ms: duration.as_millis() as u64,
+                },
+                now_ms(),
+            )
+            .await
+            .map(drop),
+        SessionEvent::Refused {
+            client,
+            user,
+            connection,
+            reason,
+            at,
+        } => {
+            let mut audit =
+                NewAuditEvent::new("authentication", "session.refused", Outcome::Denied);
+            audit.client_address = Some(client);
+            audit.connection = Some(connection);
+            audit.reason = Some(reason);
+            audit.attributes = vec![("user".into(), user)];
+            audit.time = Some(millis(at));
+            store.audit().append(audit).await.map(drop)
+        }
+        SessionEvent::Query { .. } => unreachable!("batched by the caller"),
+    };
+    if let Err(err) = outcome {
+        tracing::error!(error = %err, "storing a session event failed");
+    }
+}

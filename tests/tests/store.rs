@@ -1,0 +1,149 @@
+//! The gateway on its store: sessions and queries recorded there, the
+//! configuration file applied idempotently, the first administrator
+//! bootstrapped, and bindings changed in the store applying to new
+//! sessions only (hot reload).
+
+use gatehouse_store::bindings::NewBinding;
+use gatehouse_store::sessions::{SessionFilter, Verdict};
+use gatehouse_store::{Actor, PageRequest};
+use gatehouse_tests::gateway::TestGateway;
+
+const GUARDRAILS: &str = r#"plugin = "guardrails"
+config = { deny_statements = ["drop", "truncate"] }"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_and_their_queries_are_recorded_in_the_store() {
+    let gw = TestGateway::start(&[GUARDRAILS]).await;
+    {
+        let client = gw.client().await;
+        client.simple_query("select 1").await.unwrap();
+        client.simple_query("drop table nope").await.unwrap_err();
+        client.query("select $1::int", &[&7i32]).await.unwrap();
+    }
+    // The session ends when the client is dropped; wait for the record.
+    let store = &gw.gateway.store;
+    let mut sessions = Vec::new();
+    for _ in 0..100 {
+        gw.gateway.recorder.flush().await;
+        sessions = store
+            .sessions()
+            .list(&SessionFilter::default(), &PageRequest::first(10))
+            .await
+            .unwrap()
+            .items;
+        if sessions.first().is_some_and(|s| s.ended_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(sessions.len(), 1);
+    let session = &sessions[0];
+    assert_eq!(session.email, gatehouse_tests::gateway::USER);
+    assert_eq!(session.connection, "pg.test");
+    assert!(session.ended_at.is_some(), "the end is recorded");
+    assert_eq!((session.queries, session.denied), (3, 1));
+
+    let events = store.sessions().events(&session.id, 0, 100).await.unwrap();
+    let verdicts: Vec<_> = events.iter().map(|e| e.verdict.unwrap()).collect();
+    assert_eq!(
+        verdicts,
+        [Verdict::Allowed, Verdict::Denied, Verdict::Allowed]
+    );
+    let denied = &events[1];
+    assert_eq!(denied.query.as_deref(), Some("drop table nope"));
+    assert_eq!(denied.decided_by.as_deref(), Some("guardrails"));
+    assert!(denied.reason.as_deref().unwrap().contains("DROP"));
+    assert_eq!(events[0].rows, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_logins_are_audited_in_the_store() {
+    let gw = TestGateway::start(&[]).await;
+    let conninfo = gw
+        .conninfo(gatehouse_tests::gateway::USER, "pg.test", "disable")
+        .replace(&gw.token, "ghat_wrong");
+    tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("refused");
+    let store = &gw.gateway.store;
+    let mut found = false;
+    for _ in 0..100 {
+        gw.gateway.recorder.flush().await;
+        let events = store.audit().after(0, 1000).await.unwrap();
+        found = events.iter().any(|e| {
+            e.category == "authentication"
+                && e.action == "session.refused"
+                && e.reason.as_deref() == Some("bad credentials")
+        });
+        if found {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(found, "the refusal is an authentication audit event");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn applying_the_same_file_again_changes_nothing() {
+    let gw = TestGateway::start(&[GUARDRAILS]).await;
+    let store = &gw.gateway.store;
+    let before = store.audit().latest_sequence().await.unwrap();
+    gatehouse::apply::apply(&gw.config, store, &gw.gateway.runtime)
+        .await
+        .unwrap();
+    assert_eq!(store.audit().latest_sequence().await.unwrap(), before);
+    let connection = store.connections().by_name("pg.test").await.unwrap();
+    assert_eq!(store.bindings().list(connection.id).await.unwrap().len(), 1);
+    assert!(
+        !connection.has_password,
+        "the test connection logs in by trust"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_start_creates_an_administrator_with_a_one_time_token() {
+    let gw = TestGateway::start(&[]).await;
+    let admin = gw
+        .gateway
+        .bootstrap
+        .as_ref()
+        .expect("an empty store gets an admin");
+    assert_eq!(admin.email, "admin@localhost");
+    let user = gw
+        .gateway
+        .store
+        .tokens()
+        .authenticate(&admin.email, admin.token.expose())
+        .await
+        .unwrap()
+        .expect("the printed token works");
+    assert_eq!(user.role, gatehouse_store::Role::Admin);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_bound_in_the_store_applies_to_new_sessions_and_not_to_running_ones() {
+    let gw = TestGateway::start(&[]).await;
+    let before = gw.client().await;
+    let store = &gw.gateway.store;
+    let connection = store.connections().by_name("pg.test").await.unwrap();
+    let mut binding = NewBinding::new("guardrails");
+    binding.config = serde_json::json!({ "deny_statements": ["drop"] });
+    store
+        .bindings()
+        .add(&Actor::system("test"), connection.id, binding)
+        .await
+        .unwrap();
+    gw.gateway.reload().await.unwrap();
+
+    let after = gw.client().await;
+    let denied = after
+        .simple_query("drop table if exists gatehouse_hot_reload_probe")
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code().unwrap().code(), "42501", "{denied}");
+    before
+        .simple_query("drop table if exists gatehouse_hot_reload_probe")
+        .await
+        .expect("the running session keeps the plugins it started with");
+}
