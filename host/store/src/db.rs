@@ -65,6 +65,14 @@ pub(crate) fn random_hex(bytes: usize) -> String {
 pub(crate) enum Value {
     I64(i64),
     Text(String),
+    /// Text or NULL.
+    OptText(Option<String>),
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::OptText(v)
+    }
 }
 
 impl From<i64> for Value {
@@ -135,6 +143,7 @@ impl Sql {
             query = match value {
                 Value::I64(v) => query.bind(v),
                 Value::Text(v) => query.bind(v),
+                Value::OptText(v) => query.bind(v),
             };
         }
         query

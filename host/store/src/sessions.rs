@@ -252,6 +252,10 @@ async fn insert_event(tx: &mut Tx, session_id: &str, event: &SessionEvent) -> Re
     Ok(())
 }
 
+/// Rows per INSERT statement in [`Sessions::record_batch`] (12 values a
+/// row stays far below both backends' bind-parameter limits).
+pub const BATCH_ROWS: usize = 64;
+
 /// The sessions repository.
 pub struct Sessions<'s> {
     store: &'s Store,
@@ -295,6 +299,72 @@ impl<'s> Sessions<'s> {
         let mut tx = self.store.begin().await?;
         for event in events {
             insert_event(&mut tx, session_id, event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records events of several sessions in one transaction (all or
+    /// none), inserting [`BATCH_ROWS`] rows per statement: the session
+    /// record's batch writer, where a statement per event would cost more
+    /// than the query it records.
+    pub async fn record_batch(&self, events: &[(String, SessionEvent)]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.store.begin().await?;
+        let mut checked = std::collections::BTreeSet::new();
+        for (session_id, event) in events {
+            if event.kind.is_empty() || event.kind.len() > 64 {
+                return Err(StoreError::invalid("event kind must be 1-64 bytes"));
+            }
+            if checked.insert(session_id.as_str()) {
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1")
+                        .bind(session_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_none() {
+                    return Err(StoreError::not_found(format!("session {session_id}")));
+                }
+            }
+        }
+        for chunk in events.chunks(BATCH_ROWS) {
+            let mut sql = Sql::new(
+                "INSERT INTO session_events (session_id, seq, kind, at, query_text, verdict, reason, decided_by, \
+                 duration_us, row_count, command_tag, counters) VALUES ",
+            );
+            for (i, (session_id, event)) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.bind(session_id.as_str())
+                    .push(", ")
+                    .bind(i64_of(event.seq))
+                    .push(", ")
+                    .bind(event.kind.as_str())
+                    .push(", ")
+                    .bind(event.at)
+                    .push(", ")
+                    .bind(event.query.clone())
+                    .push(", ")
+                    .bind(event.verdict.map(|v| v.as_str().to_string()))
+                    .push(", ")
+                    .bind(event.reason.clone())
+                    .push(", ")
+                    .bind(event.decided_by.clone())
+                    .push(", ")
+                    .bind(i64_of(event.duration_us))
+                    .push(", ")
+                    .bind(i64_of(event.rows))
+                    .push(", ")
+                    .bind(event.command_tag.clone())
+                    .push(", ")
+                    .bind(db::to_json(&event.counters))
+                    .push(")");
+            }
+            sql.query()
+                .execute(&mut *tx)
+                .await
+                .on_conflict(|| "an event of this batch is already recorded".to_string())?;
         }
         tx.commit().await?;
         Ok(())

@@ -294,3 +294,64 @@ async fn retention_deletes_old_sessions_with_their_events() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_batch_records_events_of_several_sessions_at_once_or_not_at_all() {
+    common::both(|t| async move {
+        let sessions = t.store.sessions();
+        sessions
+            .start(new_session("b1", "a@x", "c.r", 1))
+            .await
+            .unwrap();
+        sessions
+            .start(new_session("b2", "b@x", "c.r", 2))
+            .await
+            .unwrap();
+        // More rows than one INSERT holds, interleaved, NULLs included.
+        let mut batch = Vec::new();
+        for seq in 1..=100u64 {
+            for id in ["b1", "b2"] {
+                let mut event =
+                    SessionEvent::query(seq, 10, format!("select {seq}"), Verdict::Allowed);
+                if seq % 2 == 0 {
+                    event.reason = Some("why".into());
+                    event.counters.insert("masked.email".into(), seq);
+                }
+                batch.push((id.to_string(), event));
+            }
+        }
+        sessions.record_batch(&batch).await.unwrap();
+        let events = sessions.events("b2", 0, 1000).await.unwrap();
+        assert_eq!(events.len(), 100);
+        assert_eq!(events[1].reason.as_deref(), Some("why"));
+        assert_eq!(events[0].reason, None);
+        assert_eq!(events[99].counters["masked.email"], 100);
+        assert_eq!(events[41].query.as_deref(), Some("select 42"));
+
+        // An unknown session or a duplicate fails the whole batch.
+        let extra = vec![
+            (
+                "b1".to_string(),
+                SessionEvent::query(101, 10, "select", Verdict::Allowed),
+            ),
+            (
+                "nope".to_string(),
+                SessionEvent::query(1, 10, "select", Verdict::Allowed),
+            ),
+        ];
+        assert!(matches!(
+            sessions.record_batch(&extra).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        let duplicate = vec![(
+            "b1".to_string(),
+            SessionEvent::query(5, 10, "again", Verdict::Allowed),
+        )];
+        assert!(matches!(
+            sessions.record_batch(&duplicate).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(sessions.events("b1", 0, 1000).await.unwrap().len(), 100);
+    })
+    .await;
+}
