@@ -215,6 +215,25 @@ impl<'s> Tokens<'s> {
     /// says nothing about which part was wrong.
     pub async fn authenticate(&self, email: &str, token: &str) -> Result<Option<User>> {
         let email = email.trim().to_lowercase();
+        Ok(self
+            .lookup(Some(&email), token)
+            .await?
+            .map(|(_, user)| user))
+    }
+
+    /// The live token `token` and its user, when the caller has no email
+    /// to check it against (an API request's `Authorization: Bearer
+    /// ghat_…`). The token's 192 random bits identify it alone; the answer
+    /// is `None` for an unknown, expired or disabled user's token alike.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<(AccessToken, User)>> {
+        self.lookup(None, token).await
+    }
+
+    async fn lookup(
+        &self,
+        email: Option<&str>,
+        token: &str,
+    ) -> Result<Option<(AccessToken, User)>> {
         let digest = token_sha256(token);
         let now = now_ms();
         let mut conn = self.store.pool.acquire().await?;
@@ -228,7 +247,7 @@ impl<'s> Tokens<'s> {
         let Some(row) = row else { return Ok(None) };
         let owner: String = row.try_get("email")?;
         let expires_at: Option<i64> = row.try_get("expires_at")?;
-        if owner != email
+        if email.is_some_and(|email| owner != email)
             || db::get_bool(&row, "disabled")?
             || expires_at.is_some_and(|at| at <= now)
         {
@@ -243,6 +262,8 @@ impl<'s> Tokens<'s> {
                 .execute(&mut *conn)
                 .await?;
         }
-        Ok(Some(users::load(&mut conn, row.try_get("user_id")?).await?))
+        let stored = load(&mut conn, id).await?;
+        let user = users::load(&mut conn, row.try_get("user_id")?).await?;
+        Ok(Some((stored, user)))
     }
 }
