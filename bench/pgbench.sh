@@ -48,6 +48,7 @@
 #   BENCH_PROFILE   1: `perf record` the gateway during its c>1 runs
 #                   (with BENCH_KEEP=1 to read it; BENCH_PERF_ARGS, default
 #                   "-g -F 999"; "--call-graph dwarf -F 499" for full stacks)
+#   BENCH_SESSION_THREADS  the gateway's session_threads (default: one per core)
 #   BENCH_KEEP      1: keep the temp dir (logs, configs, CSV, perf data)
 #   BENCH_CACHE_DIR compiled-plugin cache (target/gatehouse-bench-compiled:
 #                   only the first start compiles plugins)
@@ -306,6 +307,7 @@ DIGEST=$(awk '/^token_sha256:/ {print $2}' <<<"$token_out")
 cat >"$TMP/gatehouse.toml" <<EOF
 [gateway]
 state_dir = "$TMP/state"
+${BENCH_SESSION_THREADS:+session_threads = $BENCH_SESSION_THREADS}
 
 [runtime]
 # Shared across runs: only the first start compiles the plugins.

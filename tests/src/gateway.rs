@@ -58,6 +58,8 @@ state_dir = "{state}"
 [runtime]
 max_instances = 64
 cache_dir = "{cache}"
+[api]
+listen = "127.0.0.1:0"
 [postgres]
 listen = "{listen}"
 {postgres_settings}

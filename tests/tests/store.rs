@@ -147,3 +147,87 @@ async fn a_plugin_bound_in_the_store_applies_to_new_sessions_and_not_to_running_
         .await
         .expect("the running session keeps the plugins it started with");
 }
+
+/// One HTTP/1.1 request to the gateway's API; returns (status, body).
+async fn api(
+    gw: &TestGateway,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&str>,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(gw.gateway.api_addr)
+        .await
+        .unwrap();
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: gatehouse\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_bound_through_the_api_applies_to_the_next_session_without_a_restart() {
+    let gw = TestGateway::start(&[]).await;
+    let admin = gw
+        .gateway
+        .bootstrap
+        .as_ref()
+        .unwrap()
+        .token
+        .expose()
+        .to_string();
+    let (status, body) = api(&gw, "GET", "/api/whoami", &admin, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("admin@localhost"), "{body}");
+
+    // A user may not bind plugins.
+    let (status, _) = api(
+        &gw,
+        "POST",
+        "/api/connections/pg.test/plugins",
+        &gw.token,
+        Some(r#"{"plugin": "guardrails", "config": {"deny_statements": ["drop"]}}"#),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    let (status, body) = api(
+        &gw,
+        "POST",
+        "/api/connections/pg.test/plugins",
+        &admin,
+        Some(r#"{"plugin": "guardrails", "config": {"deny_statements": ["drop"]}}"#),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+
+    // The API signals the change; the next session has the plugin.
+    let mut denied = None;
+    for _ in 0..100 {
+        let client = gw.client().await;
+        match client
+            .simple_query("drop table if exists gatehouse_api_probe")
+            .await
+        {
+            Err(err) => {
+                denied = Some(err);
+                break;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    let denied = denied.expect("new sessions get the plugin bound through the API");
+    assert_eq!(denied.code().unwrap().code(), "42501");
+}

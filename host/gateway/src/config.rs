@@ -44,6 +44,13 @@ pub struct Config {
     /// The PostgreSQL front door.
     #[serde(default)]
     pub postgres: PostgresSection,
+    /// The REST API (and the CLI's endpoint).
+    #[serde(default)]
+    pub api: ApiSection,
+    /// Single sign-on (OpenID Connect); without it only local users and
+    /// tokens exist.
+    #[serde(default)]
+    pub oidc: Option<gatehouse_oidc::OidcConfig>,
     /// Plugin components beyond the embedded first-party ones.
     #[serde(default)]
     pub plugins: Vec<PluginSource>,
@@ -92,6 +99,32 @@ impl Default for GatewaySection {
 
 fn default_state_dir() -> PathBuf {
     PathBuf::from(".gatehouse")
+}
+
+/// The REST API listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Where the API listens (default `127.0.0.1:8080`).
+    #[serde(default = "default_api_listen")]
+    pub listen: String,
+    /// The URL people and the identity provider reach the API at (login
+    /// redirects, links in review notices). Default `http://<listen>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            listen: default_api_listen(),
+            public_url: None,
+        }
+    }
+}
+
+fn default_api_listen() -> String {
+    "127.0.0.1:8080".into()
 }
 
 /// The PostgreSQL listener.

@@ -5,6 +5,7 @@
 //! and the API. Policy lives in plugins (`gatehouse-runtime` runs them); this
 //! crate only wires sessions to them.
 
+pub mod api;
 pub mod apply;
 pub mod catalog;
 pub mod config;

@@ -1,6 +1,6 @@
 //! Starting the gateway from one [`Config`]: the store (with the file
 //! applied into it), the plugin runtime, the catalog of connections, the
-//! session record, and the PostgreSQL listener.
+//! session record, the PostgreSQL listener and the REST API.
 //!
 //! [`Gateway::start`] binds and returns at once (tests bind port 0 and read
 //! the address back); [`Gateway::wait`] serves until the listener fails.
@@ -47,6 +47,8 @@ pub struct BootstrapAdmin {
 pub struct Gateway {
     /// Where the PostgreSQL front door listens.
     pub postgres_addr: SocketAddr,
+    /// Where the REST API listens.
+    pub api_addr: SocketAddr,
     pub store: Store,
     pub runtime: Arc<Runtime>,
     pub catalog: Arc<CatalogHandle>,
@@ -58,6 +60,7 @@ pub struct Gateway {
     cache: PluginCache,
     serving: JoinHandle<anyhow::Result<()>>,
     reloading: JoinHandle<()>,
+    api: JoinHandle<()>,
     /// The threads sessions run on; dropped (and so stopped) with the
     /// gateway.
     _workers: Arc<SessionWorkers>,
@@ -205,6 +208,8 @@ impl Gateway {
         );
         let serving = tokio::spawn(pg::serve(listener, door, workers.clone()));
         let (changed, watching) = watch::channel(0u64);
+        let (api_addr, api) =
+            crate::api::serve(config, store.clone(), runtime.clone(), changed.clone()).await?;
         let reloading = tokio::spawn(reload_loop(
             store.clone(),
             runtime.clone(),
@@ -214,6 +219,8 @@ impl Gateway {
         ));
         Ok(Self {
             postgres_addr,
+            api_addr,
+            api,
             store,
             runtime,
             catalog,
@@ -246,6 +253,7 @@ impl Gateway {
     pub fn stop(&self) {
         self.serving.abort();
         self.reloading.abort();
+        self.api.abort();
     }
 }
 
@@ -253,6 +261,7 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.serving.abort();
         self.reloading.abort();
+        self.api.abort();
     }
 }
 
