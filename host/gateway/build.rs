@@ -9,7 +9,15 @@
 use std::path::{Path, PathBuf};
 
 /// Embedded plugins, by package name.
-const FIRST_PARTY: &[&str] = &["access-control", "guardrails", "data-masking"];
+const FIRST_PARTY: &[&str] = &[
+    "access-control",
+    "guardrails",
+    "data-masking",
+    "review",
+    "audit-jsonl",
+    "audit-webhook",
+    "notify-webhook",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

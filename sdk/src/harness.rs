@@ -19,6 +19,10 @@
 //! `GATEHOUSE_PLUGIN_DIR` to a directory of prebuilt `.wasm` files to skip
 //! the nested build (the project's test command does).
 //!
+//! Review and audit plugins run in a *service* instance (`init(none)`):
+//! [`TestPlugin::service`] starts one, and [`TestService`] calls
+//! `on-review` and `on-audit-event` with the SDK's own types.
+//!
 //! Everything here panics with a clear message on setup errors: these are
 //! test helpers. Verdicts come back as the SDK's own types, so tests compare
 //! against the same `QueryVerdict` the plugin returns.
@@ -216,11 +220,7 @@ impl<'a> SessionBuilder<'a> {
     }
 
     pub fn role(mut self, role: Role) -> Self {
-        self.identity.role = match role {
-            Role::Admin => rt::Role::Admin,
-            Role::User => rt::Role::User,
-            Role::Approver => rt::Role::Approver,
-        };
+        self.identity.role = role_to_runtime(role);
         self
     }
 
@@ -307,6 +307,131 @@ impl<'a> SessionBuilder<'a> {
 fn next_id() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A service instance under construction ([`TestPlugin::service`]);
+/// [`ServiceBuilder::open`] starts it.
+pub struct ServiceBuilder<'a> {
+    plugin: &'a TestPlugin,
+    config: String,
+    grants: Grants,
+    limits: Limits,
+    clock_millis: Option<u64>,
+}
+
+impl TestPlugin {
+    /// Start describing a *service* instance with `config`: what the gateway
+    /// feeds review events and audit events to (`init(none)`, no session).
+    pub fn service(&self, config: &str) -> ServiceBuilder<'_> {
+        ServiceBuilder {
+            plugin: self,
+            config: config.to_string(),
+            grants: Grants::default(),
+            limits: Limits::default(),
+            clock_millis: None,
+        }
+    }
+}
+
+impl<'a> ServiceBuilder<'a> {
+    /// Capabilities granted on the binding.
+    pub fn grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+
+    /// Per-hook deadline (default 100 ms).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.limits.deadline = deadline;
+        self
+    }
+
+    /// Fix the wall clock the plugin sees (Unix milliseconds).
+    pub fn clock_millis(mut self, millis: u64) -> Self {
+        self.clock_millis = Some(millis);
+        self
+    }
+
+    /// Bind the plugin (validating config and grants) and start the service
+    /// instance. `Err` carries what an admin would be told.
+    pub fn open(self) -> Result<TestService<'a>, String> {
+        let runtime = shared_runtime();
+        let plugin = self.plugin;
+        FIXED_CLOCK_MILLIS.with(|c| c.set(self.clock_millis));
+        let instance = plugin.executor.block_on(async {
+            let binding = runtime::Binding::new(
+                runtime,
+                plugin.plugin.clone(),
+                &self.config,
+                self.grants,
+                self.limits,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            runtime
+                .start_service(&binding)
+                .await
+                .map_err(|e| e.to_string())
+        })?;
+        Ok(TestService {
+            plugin,
+            instance,
+            clock_millis: self.clock_millis,
+        })
+    }
+}
+
+/// A live service instance: review and audit-event hooks.
+pub struct TestService<'a> {
+    plugin: &'a TestPlugin,
+    instance: runtime::PluginInstance,
+    clock_millis: Option<u64>,
+}
+
+impl TestService<'_> {
+    /// Change the time the plugin sees.
+    pub fn set_clock_millis(&mut self, millis: u64) {
+        self.clock_millis = Some(millis);
+    }
+
+    /// `on-review`, as the review workflow calls it. `Err` is a plugin
+    /// fault (trap, deadline, memory cap), which changes nothing in the
+    /// review. Panics if the plugin does not declare `on-review`.
+    pub fn review(&mut self, event: &crate::ReviewEvent) -> Result<crate::ReviewVerdict, String> {
+        assert!(
+            self.plugin.implements(crate::Hook::OnReview),
+            "the plugin does not declare on-review; the host would not call it"
+        );
+        let event = review_event_to_runtime(event);
+        let verdict = run(
+            self.plugin,
+            self.clock_millis,
+            self.instance.on_review(&event),
+        )
+        .map_err(|fault| fault.to_string())?;
+        Ok(match verdict {
+            rt::ReviewVerdict::NoChange => crate::ReviewVerdict::NoChange,
+            rt::ReviewVerdict::Approve => crate::ReviewVerdict::Approve,
+            rt::ReviewVerdict::Reject(reason) => crate::ReviewVerdict::Reject(reason),
+        })
+    }
+
+    /// `on-audit-event`, as the audit pipeline calls it. `Err` is the
+    /// plugin's own error or a fault; either makes the host retry. Panics if
+    /// the plugin does not declare `on-audit-event`.
+    pub fn audit_event(&mut self, event: &crate::AuditEvent) -> Result<(), String> {
+        assert!(
+            self.plugin.implements(crate::Hook::OnAuditEvent),
+            "the plugin does not declare on-audit-event; the host would not call it"
+        );
+        let event = audit_event_to_runtime(event);
+        run(
+            self.plugin,
+            self.clock_millis,
+            self.instance.on_audit_event(&event),
+        )
+        .map_err(|fault| fault.to_string())?
+    }
 }
 
 /// A live session running the plugin.
@@ -508,6 +633,95 @@ fn hook_to_runtime(hook: crate::Hook) -> rt::Hook {
         crate::Hook::OnDisconnect => rt::Hook::OnDisconnect,
         crate::Hook::OnReview => rt::Hook::OnReview,
         crate::Hook::OnAuditEvent => rt::Hook::OnAuditEvent,
+    }
+}
+
+fn role_to_runtime(role: Role) -> rt::Role {
+    match role {
+        Role::Admin => rt::Role::Admin,
+        Role::User => rt::Role::User,
+        Role::Approver => rt::Role::Approver,
+    }
+}
+
+fn identity_to_runtime(identity: &crate::Identity) -> rt::Identity {
+    rt::Identity {
+        user_id: identity.user_id.clone(),
+        email: identity.email.clone(),
+        groups: identity.groups.clone(),
+        role: role_to_runtime(identity.role),
+    }
+}
+
+fn review_event_to_runtime(event: &crate::ReviewEvent) -> rt::ReviewEvent {
+    use crate::{ReviewKind as K, ReviewState as S, ReviewTransition as T};
+    let review = &event.review;
+    rt::ReviewEvent {
+        review: rt::Review {
+            id: review.id.clone(),
+            kind: match review.kind {
+                K::OneTime => rt::ReviewKind::OneTime,
+                K::Jit => rt::ReviewKind::Jit,
+            },
+            state: match review.state {
+                S::Pending => rt::ReviewState::Pending,
+                S::Approved => rt::ReviewState::Approved,
+                S::Rejected => rt::ReviewState::Rejected,
+                S::Revoked => rt::ReviewState::Revoked,
+                S::Executed => rt::ReviewState::Executed,
+                S::Expired => rt::ReviewState::Expired,
+            },
+            requester: identity_to_runtime(&review.requester),
+            connection: review.connection.clone(),
+            query: review.query.clone(),
+            reason: review.reason.clone(),
+            approver_groups: review.approver_groups.clone(),
+            decisions: review
+                .decisions
+                .iter()
+                .map(|d| rt::ReviewDecision {
+                    approver: identity_to_runtime(&d.approver),
+                    approved: d.approved,
+                    comment: d.comment.clone(),
+                    at: d.at,
+                })
+                .collect(),
+            duration_minutes: review.duration_minutes,
+            created_at: review.created_at,
+        },
+        transition: match event.transition {
+            T::Requested => rt::ReviewTransition::Requested,
+            T::DecisionAdded => rt::ReviewTransition::DecisionAdded,
+            T::Approved => rt::ReviewTransition::Approved,
+            T::Rejected => rt::ReviewTransition::Rejected,
+            T::Revoked => rt::ReviewTransition::Revoked,
+            T::Executed => rt::ReviewTransition::Executed,
+            T::Expired => rt::ReviewTransition::Expired,
+        },
+        gateway_url: event.gateway_url.clone(),
+    }
+}
+
+fn audit_event_to_runtime(event: &crate::AuditEvent) -> rt::AuditEvent {
+    use crate::AuditOutcome as O;
+    rt::AuditEvent {
+        id: event.id.clone(),
+        sequence: event.sequence,
+        time: event.time,
+        category: event.category.clone(),
+        action: event.action.clone(),
+        outcome: match event.outcome {
+            O::Success => rt::AuditOutcome::Success,
+            O::Failure => rt::AuditOutcome::Failure,
+            O::Denied => rt::AuditOutcome::Denied,
+            O::Pending => rt::AuditOutcome::Pending,
+        },
+        actor: event.actor.as_ref().map(identity_to_runtime),
+        connection: event.connection.clone(),
+        session_id: event.session_id.clone(),
+        client_address: event.client_address.clone(),
+        reason: event.reason.clone(),
+        attributes: event.attributes.clone(),
     }
 }
 
