@@ -293,6 +293,37 @@ fn http_reaches_an_allowlisted_url() {
 }
 
 #[test]
+fn https_is_attempted_and_never_unverified() {
+    // A server that does not speak TLS: the request gets as far as the
+    // handshake, which fails (no plaintext fallback, no unverified mode).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 2048];
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nno");
+    });
+    let plugin = sandbox_plugin();
+    let grants = Grants {
+        http: vec![format!("https://127.0.0.1:{port}/hooks")],
+        ..Grants::default()
+    };
+    let mut session = plugin
+        .session(&config("http"))
+        .grants(grants)
+        .open()
+        .unwrap();
+    let reason = deny_reason(session.query(&format!("https://127.0.0.1:{port}/hooks/a")));
+    assert!(
+        reason.contains("Transport") && !reason.contains("not supported"),
+        "{reason}"
+    );
+    server.join().unwrap();
+}
+
+#[test]
 fn key_value_needs_its_grant() {
     let plugin = sandbox_plugin();
     let mut session = plugin.session(&config("kv")).open().unwrap();

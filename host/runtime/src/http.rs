@@ -7,8 +7,10 @@
 //! are not followed (a redirect could leave the allowlist). Every request has
 //! a timeout no longer than what remains of the hook's deadline.
 //!
-//! Plain `http://` is supported; `https://` is refused with a clear error
-//! until TLS client support lands with the audit-webhook plugin.
+//! `http://` and `https://` are supported. TLS is rustls (ring) verifying
+//! the server against the bundled Mozilla roots (`webpki-roots`), or, when
+//! the operator sets `RuntimeSettings::http_ca_file`, against that PEM
+//! bundle instead (an internal CA); certificates are always verified.
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
@@ -102,19 +104,58 @@ pub struct OutboundResponse {
     pub body: Vec<u8>,
 }
 
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
 /// Shared HTTP client of the runtime.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
 }
 
 impl Default for HttpClient {
     fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+        Self::with_roots(None).expect("the bundled roots load")
+    }
+}
+
+impl HttpClient {
+    /// A client trusting `ca_file` (PEM) if given, else the bundled roots.
+    pub fn with_roots(ca_file: Option<&std::path::Path>) -> Result<Self, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        match ca_file {
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            Some(path) => {
+                use rustls::pki_types::CertificateDer;
+                use rustls::pki_types::pem::PemObject;
+                let certificates = CertificateDer::pem_file_iter(path)
+                    .map_err(|e| format!("reading {}: {e}", path.display()))?;
+                for certificate in certificates {
+                    let certificate =
+                        certificate.map_err(|e| format!("reading {}: {e}", path.display()))?;
+                    roots
+                        .add(certificate)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                }
+            }
         }
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Ok(Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        })
     }
 }
 
@@ -131,11 +172,6 @@ impl HttpClient {
                 "{} is not on this plugin's HTTP allowlist",
                 request.url
             )));
-        }
-        if request.url.to_ascii_lowercase().starts_with("https:") {
-            return Err(SendError::Transport(
-                "https is not supported yet by this gateway".into(),
-            ));
         }
         let method = hyper::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| SendError::Transport(format!("invalid method {:?}", request.method)))?;

@@ -72,6 +72,9 @@ pub struct RuntimeSettings {
     pub clock: Arc<dyn Clock>,
     /// Storage behind the `key-value` capability.
     pub kv: Arc<dyn KeyValueStore>,
+    /// PEM roots plugins' `https` requests trust instead of the bundled
+    /// public ones (an internal CA).
+    pub http_ca_file: Option<PathBuf>,
 }
 
 impl Default for RuntimeSettings {
@@ -81,6 +84,7 @@ impl Default for RuntimeSettings {
             cache_dir: None,
             clock: Arc::new(SystemClock),
             kv: Arc::new(MemoryKv::default()),
+            http_ca_file: None,
         }
     }
 }
@@ -112,7 +116,8 @@ impl Runtime {
             services: HostServices {
                 clock: settings.clock,
                 kv: settings.kv,
-                http: http::HttpClient::default(),
+                http: http::HttpClient::with_roots(settings.http_ca_file.as_deref())
+                    .map_err(|e| anyhow::anyhow!("plugins' HTTPS roots: {e}"))?,
             },
             settings: settings.engine,
             _ticker: ticker,
