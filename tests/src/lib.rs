@@ -2,6 +2,7 @@
 //! and an in-process gateway ([`gateway::TestGateway`]).
 
 pub mod gateway;
+pub mod http;
 
 use gatehouse_sdk::harness::TestPlugin;
 use std::path::Path;

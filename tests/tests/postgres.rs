@@ -620,7 +620,8 @@ async fn held_queries_name_the_review_in_both_protocols() {
     let (code, message) = db_error(&err);
     assert_eq!(code, "42501");
     assert!(
-        message.contains("held for review: production data") && message.contains("dba-approvers"),
+        message.contains("held for review ")
+            && message.contains(": production data; approvers: dba-approvers"),
         "{message}"
     );
     let err = client.query("select 1", &[]).await.unwrap_err();

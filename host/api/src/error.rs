@@ -33,6 +33,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "the caller's role lacks the capability (see the role matrix)",
     ),
     (
+        "denied",
+        403,
+        "refused by policy: a plugin denied the connection or the query, or a review rule (no self-approval, approver groups) refused the decision; the message says why",
+    ),
+    (
         "not_found",
         404,
         "no such object, or one outside the caller's scope",
@@ -88,6 +93,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "a browser login was started but no `[oidc]` is configured",
     ),
     (
+        "query_failed",
+        422,
+        "the database refused the statement exec ran (CSV output; JSON output carries it as `error`)",
+    ),
+    (
         "not_implemented",
         501,
         "the route is reserved and its authorization is in place, but it does nothing yet",
@@ -103,6 +113,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "the identity provider's keys could not be fetched; JWTs are refused meanwhile",
     ),
     ("database", 503, "the store could not be reached or failed"),
+    (
+        "unavailable",
+        503,
+        "the connection cannot serve now: its plugins could not be set up, or its upstream is unreachable",
+    ),
     ("migration", 500, "the store's schema is not usable"),
     (
         "internal",

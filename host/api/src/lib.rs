@@ -37,6 +37,7 @@ mod authn;
 pub mod authz;
 pub mod error;
 mod extract;
+pub mod gateway;
 mod handlers;
 pub mod openapi;
 mod routes;
@@ -45,6 +46,10 @@ pub mod tester;
 
 pub use authn::{SESSION_COOKIE, STATE_COOKIE};
 pub use error::ApiError;
+pub use gateway::{
+    AccessRequest, ExecColumn, ExecFailure, ExecOutcome, ExecOutput, ExecRequest, ExecResult,
+    GatewayError, QueryExecutor, ReviewDesk,
+};
 pub use routes::{registered_routes, router};
 pub use state::ApiState;
 pub use tester::{BoxFuture, ConnectionTester, TcpConnectTester, TestReport};

@@ -184,6 +184,13 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             .params(vec![conn()]).returns(204, None)),
         ("/api/connections/{name}/test", "post", op("Test the upstream login", "connections")
             .params(vec![conn()]).returns(200, Some(schema("TestOutcome")))),
+        ("/api/connections/{name}/exec", "post", op("Run a query through the connection's plugins", "connections")
+            .params(vec![conn()]).body(json_body(schema("ExecRequest"))).returns(200, Some(schema("ExecOutput")))
+            .describe("The gateway runs the query as the caller (session verb `exec`): on-connect, on-query and the result hooks \
+                decide as for a native client. JSON by default; CSV with `\"format\": \"csv\"` or `Accept: text/csv` \
+                (a database error is then 422 `query_failed`). 202 `{review, message}` when a plugin holds the query for \
+                review: it runs once approved, its output at `GET /api/reviews/{id}/result`. 403 `denied` when a plugin \
+                denies the connection or the query.")),
 
         ("/api/connections/{name}/plugins", "get", op("List bindings", "bindings")
             .params(vec![conn()]).returns(200, Some(array(schema("Binding"))))),
@@ -262,6 +269,11 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
                 query("limit", "integer", "at most this many events, 1-1000 (default 100)"),
             ])
             .returns(200, Some(schema("SessionDetail")))),
+        ("/api/sessions/{id}/download", "get", op("Download a session with all its events", "sessions")
+            .params(vec![path_param("id", "the session's id")])
+            .returns(200, Some(schema("SessionDownload")))
+            .describe("The session and every one of its events, in order, as one JSON document sent as an attachment \
+                (`Content-Disposition: attachment; filename=\"session-<id>.json\"`), streamed page by page.")),
 
         ("/api/reviews", "get", op("List reviews", "reviews")
             .params(vec![
@@ -271,14 +283,30 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             ])
             .params(paging())
             .returns(200, Some(schema("ReviewPage")))),
+        ("/api/reviews", "post", op("Request just-in-time access to a connection", "reviews")
+            .body(json_body(schema("AccessRequest"))).returns(201, Some(schema("Review")))
+            .describe("Opens a pending JIT review for the caller when the connection's plugins ask for one at connect \
+                (400 when they need none, 403 `denied` when they deny). Approved, it lets the caller connect for \
+                `duration_minutes`.")),
         ("/api/reviews/{id}", "get", op("Show a review", "reviews")
             .params(vec![path_param("id", "the review's id")]).returns(200, Some(schema("Review")))),
-        ("/api/reviews/{id}/approve", "post", op("Approve a review (issue 5: 501 for now)", "reviews")
-            .params(vec![path_param("id", "the review's id")]).returns(200, Some(schema("Review")))),
-        ("/api/reviews/{id}/reject", "post", op("Reject a review (issue 5: 501 for now)", "reviews")
-            .params(vec![path_param("id", "the review's id")]).returns(200, Some(schema("Review")))),
-        ("/api/reviews/{id}/revoke", "post", op("Revoke a review (issue 5: 501 for now)", "reviews")
-            .params(vec![path_param("id", "the review's id")]).returns(200, Some(schema("Review")))),
+        ("/api/reviews/{id}/result", "get", op("The output of a held exec query, once run", "reviews")
+            .params(vec![path_param("id", "the review's id")]).returns(200, Some(schema("ReviewRun")))
+            .describe("Only reviews opened by exec have one; `finished` is false until the gateway ran the query.")),
+        ("/api/reviews/{id}/approve", "post", op("Approve a review", "reviews")
+            .params(vec![path_param("id", "the review's id")])
+            .body(json!({ "required": false, "content": { "application/json": { "schema": schema("DecisionRequest") } } }))
+            .returns(200, Some(schema("Review")))
+            .describe("Records the caller's approval; the review becomes `approved` when the connection's review plugins \
+                say so (quorum). 403 `denied` for the requester (no self-approval) or a decider outside the approver groups.")),
+        ("/api/reviews/{id}/reject", "post", op("Reject a review", "reviews")
+            .params(vec![path_param("id", "the review's id")])
+            .body(json!({ "required": false, "content": { "application/json": { "schema": schema("DecisionRequest") } } }))
+            .returns(200, Some(schema("Review")))
+            .describe("One rejection wins: the review becomes `rejected`.")),
+        ("/api/reviews/{id}/revoke", "post", op("Withdraw or revoke a review", "reviews")
+            .params(vec![path_param("id", "the review's id")]).returns(200, Some(schema("Review")))
+            .describe("A pending review is withdrawn, an approved one revoked (JIT sessions it allowed are refused from their next query).")),
 
         ("/api/audit", "get", op("List audit events", "audit")
             .params(vec![
@@ -292,6 +320,16 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             ])
             .params(paging())
             .returns(200, Some(schema("AuditPage")))),
+        ("/api/audit/sinks", "get", op("Audit sinks and their delivery state", "audit")
+            .returns(200, Some(array(schema("AuditSink"))))
+            .describe("Per sink: the last sequence delivered (or dead-lettered), failed attempts on the next event, \
+                when it is retried, and the last error.")),
+        ("/api/audit/dead-letters", "get", op("Events audit sinks gave up on", "audit")
+            .params(vec![
+                query("sink", "string", "one sink's (default: every sink's)"),
+                query("limit", "integer", "at most this many per sink, 1-1000 (default 100)"),
+            ])
+            .returns(200, Some(array(schema("DeadLetter"))))),
         ("/api/audit/{sequence}", "get", op("Show an audit event", "audit")
             .params(vec![path_param("sequence", "the event's sequence number")])
             .returns(200, Some(schema("AuditEvent")))),
@@ -645,6 +683,67 @@ fn schemas() -> Value {
             ),
         ),
         ("ReviewPage", page_of("Review")),
+        ("DecisionRequest", obj(json!({ "comment": os() }), &[])),
+        (
+            "AccessRequest",
+            obj(
+                json!({
+                    "connection": s(), "kind": { "type": "string", "enum": ["jit"] },
+                    "duration_minutes": i(), "reason": os()
+                }),
+                &["connection", "duration_minutes"],
+            ),
+        ),
+        (
+            "ReviewRun",
+            obj(
+                json!({
+                    "review_id": s(),
+                    "review_state": { "type": "string", "enum": ["pending", "approved", "rejected", "revoked", "executed", "expired"] },
+                    "finished": b(), "session_id": os(),
+                    "output": { "oneOf": [schema("ExecOutput"), { "type": "null" }] },
+                    "created_at": i(), "finished_at": oi()
+                }),
+                &["review_id", "review_state", "finished", "created_at"],
+            ),
+        ),
+        (
+            "ExecRequest",
+            obj(
+                json!({ "sql": s(), "format": { "type": "string", "enum": ["json", "csv"] } }),
+                &["sql"],
+            ),
+        ),
+        (
+            "ExecColumn",
+            obj(
+                json!({ "name": s(), "type": s(), "type_oid": i() }),
+                &["name", "type", "type_oid"],
+            ),
+        ),
+        (
+            "ExecResult",
+            obj(
+                json!({
+                    "columns": array(schema("ExecColumn")),
+                    "rows": array(array(os())),
+                    "command_tag": os()
+                }),
+                &["columns", "rows"],
+            ),
+        ),
+        (
+            "ExecOutput",
+            obj(
+                json!({
+                    "session_id": s(), "connection": s(), "review_id": os(),
+                    "results": array(schema("ExecResult")),
+                    "error": { "oneOf": [obj(json!({ "code": s(), "message": s() }), &["code", "message"]), { "type": "null" }] },
+                    "truncated": b()
+                }),
+                &["session_id", "connection", "results", "truncated"],
+            ),
+        ),
         (
             "AuditEvent",
             obj(
@@ -659,6 +758,36 @@ fn schemas() -> Value {
             ),
         ),
         ("AuditPage", page_of("AuditEvent")),
+        (
+            "AuditSink",
+            obj(
+                json!({
+                    "name": s(), "delivered_through": i(), "attempts": i(), "next_attempt_at": oi(),
+                    "last_error": os(), "created_at": i(), "updated_at": i()
+                }),
+                &[
+                    "name",
+                    "delivered_through",
+                    "attempts",
+                    "created_at",
+                    "updated_at",
+                ],
+            ),
+        ),
+        (
+            "DeadLetter",
+            obj(
+                json!({ "sink": s(), "event": schema("AuditEvent"), "attempts": i(), "last_error": s(), "created_at": i() }),
+                &["sink", "event", "attempts", "last_error", "created_at"],
+            ),
+        ),
+        (
+            "SessionDownload",
+            obj(
+                json!({ "session": schema("Session"), "events": array(schema("SessionEvent")) }),
+                &["session", "events"],
+            ),
+        ),
     ];
     Value::Object(
         entries
@@ -673,11 +802,11 @@ fn error_responses() -> Value {
     json!({
         "E400": e("invalid input (`invalid`, `invalid_plugin`, `invalid_config`, `login_failed`)"),
         "E401": e("`unauthenticated`: no or bad credentials"),
-        "E403": e("`forbidden`: the role lacks the capability"),
+        "E403": e("`forbidden`: the role lacks the capability; `denied`: a plugin or a review rule refused"),
         "E404": e("`not_found`: no such object, or outside the caller's scope"),
         "E409": e("`conflict`"),
         "E500": e("`internal`, `secret`, `migration`"),
-        "E503": e("`database`, `oidc_unavailable`"),
+        "E503": e("`database`, `oidc_unavailable`, `unavailable`"),
     })
 }
 

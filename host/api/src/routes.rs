@@ -12,8 +12,8 @@ use crate::authn;
 use crate::authz;
 use crate::error::ApiError;
 use crate::handlers::{
-    audit, auth, bindings, connections, groups, openapi, plugins, resources, reviews, sessions,
-    tokens, users, whoami,
+    audit, auth, bindings, connections, exec, groups, openapi, plugins, resources, reviews,
+    sessions, tokens, users, whoami,
 };
 use crate::state::{ApiState, App, AppState};
 use axum::Router;
@@ -114,6 +114,7 @@ fn mount() -> Mount {
         "/api/connections/{name}/test",
         connections::test,
     );
+    m.add(post.clone(), "/api/connections/{name}/exec", exec::exec);
 
     m.add(
         get.clone(),
@@ -184,14 +185,23 @@ fn mount() -> Mount {
 
     m.add(get.clone(), "/api/sessions", sessions::list);
     m.add(get.clone(), "/api/sessions/{id}", sessions::show);
+    m.add(
+        get.clone(),
+        "/api/sessions/{id}/download",
+        sessions::download,
+    );
 
     m.add(get.clone(), "/api/reviews", reviews::list);
+    m.add(post.clone(), "/api/reviews", reviews::request);
     m.add(get.clone(), "/api/reviews/{id}", reviews::show);
+    m.add(get.clone(), "/api/reviews/{id}/result", reviews::result);
     m.add(post.clone(), "/api/reviews/{id}/approve", reviews::approve);
     m.add(post.clone(), "/api/reviews/{id}/reject", reviews::reject);
     m.add(post.clone(), "/api/reviews/{id}/revoke", reviews::revoke);
 
     m.add(get.clone(), "/api/audit", audit::list);
+    m.add(get.clone(), "/api/audit/sinks", audit::sinks);
+    m.add(get.clone(), "/api/audit/dead-letters", audit::dead_letters);
     m.add(get, "/api/audit/{sequence}", audit::show);
     m.check_complete();
     m

@@ -9,6 +9,7 @@
 //! quick changes may coalesce into one wake-up, which is fine: the gateway
 //! reads the store, not the counter.
 
+use crate::gateway::{QueryExecutor, ReviewDesk};
 use crate::tester::ConnectionTester;
 use gatehouse_oidc::{OidcClient, PendingLogins};
 use gatehouse_runtime::Runtime;
@@ -42,6 +43,11 @@ pub struct ApiState {
     pub web_session_ttl: Duration,
     /// Default lifetime of tokens from `POST /api/auth/token`.
     pub cli_token_ttl: Duration,
+    /// Review decisions, revocations and access requests (the gateway's
+    /// review workflow). `None`: those routes answer 501.
+    pub reviews: Option<Arc<dyn ReviewDesk>>,
+    /// Runs `POST /api/connections/{name}/exec`. `None`: 501.
+    pub executor: Option<Arc<dyn QueryExecutor>>,
 }
 
 /// Longest token lifetime `POST /api/auth/token` grants.
@@ -65,6 +71,8 @@ impl ApiState {
             public_url: public_url.into().trim_end_matches('/').to_string(),
             web_session_ttl: Duration::from_secs(12 * 3600),
             cli_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            reviews: None,
+            executor: None,
         }
     }
 

@@ -12,7 +12,9 @@
 //! name the address and the server's message only.
 
 use crate::config::Config;
+use crate::exec::Executor;
 use crate::pg::upstream::{self, UpstreamConfig};
+use crate::reviews::Workflow;
 use anyhow::Context;
 use gatehouse_api::{ApiState, BoxFuture, ConnectionTester, TestReport};
 use gatehouse_runtime::Runtime;
@@ -80,12 +82,20 @@ impl ConnectionTester for UpstreamTester {
     }
 }
 
+/// What the gateway does for the API beyond the store: review decisions
+/// and access requests, and exec.
+pub struct GatewayServices {
+    pub reviews: Arc<Workflow>,
+    pub executor: Arc<Executor>,
+}
+
 /// Bind the API listener and serve the router until the task is aborted.
 pub async fn serve(
     config: &Config,
     store: Store,
     runtime: Arc<Runtime>,
     changes: watch::Sender<u64>,
+    services: GatewayServices,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind(&config.api.listen)
         .await
@@ -98,6 +108,8 @@ pub async fn serve(
         .unwrap_or_else(|| format!("http://{address}"));
     let mut state = ApiState::new(store, runtime, Arc::new(UpstreamTester), public_url);
     state.changes = changes;
+    state.reviews = Some(services.reviews);
+    state.executor = Some(services.executor);
     if let Some(oidc) = &config.oidc {
         let client = gatehouse_oidc::OidcClient::discover(oidc.clone())
             .await

@@ -58,6 +58,18 @@ pub struct Config {
     pub resources: Vec<Resource>,
     #[serde(default)]
     pub users: Vec<User>,
+    /// The audit pipeline: sinks, allowed-query auditing, retention.
+    #[serde(default)]
+    pub audit: crate::audit::AuditSection,
+    /// The session record's retention.
+    #[serde(default)]
+    pub sessions: crate::audit::SessionsSection,
+    /// Reviews: run window, pending deadline, sweep interval, JIT cap.
+    #[serde(default)]
+    pub reviews: crate::reviews::ReviewSettings,
+    /// Exec: rows kept, timeout.
+    #[serde(default)]
+    pub exec: crate::exec::ExecSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -385,6 +397,7 @@ impl Config {
         for plugin in &mut self.plugins {
             rebase(&mut plugin.path);
         }
+        self.audit.rebase(base);
         for role in self.resources.iter_mut().flat_map(|r| r.roles.iter_mut()) {
             if let Some(SecretRef::File(path)) = &mut role.password {
                 rebase(path);
@@ -434,6 +447,9 @@ impl Config {
                 }
             }
         }
+        self.audit.check(&self.sessions)?;
+        self.reviews.check()?;
+        self.exec.check()?;
         let mut emails = std::collections::HashSet::new();
         for user in &self.users {
             if !emails.insert(user.email.to_ascii_lowercase()) {

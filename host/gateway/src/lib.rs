@@ -7,10 +7,13 @@
 
 pub mod api;
 pub mod apply;
+pub mod audit;
 pub mod catalog;
 pub mod config;
+pub mod exec;
 pub mod identity;
 pub mod pg;
 pub mod record;
+pub mod reviews;
 pub mod server;
 pub mod workers;

@@ -6,7 +6,8 @@
 //! the address back); [`Gateway::wait`] serves until the listener fails.
 //! Startup fails, naming the cause, if the store cannot be opened, the file
 //! cannot be applied, a connection the file declares cannot set up its
-//! plugins, or a listener cannot bind: a gateway never half-starts.
+//! plugins, an audit sink cannot be set up, or a listener cannot bind: a
+//! gateway never half-starts.
 //! Connections created through the API that are broken only log a warning
 //! (clients of those are refused with the reason).
 //!
@@ -16,10 +17,13 @@
 //! store changed something), checked every [`POLL_INTERVAL`].
 
 use crate::apply;
+use crate::audit::AuditPipeline;
 use crate::catalog::{Catalog, CatalogHandle, PluginCache};
 use crate::config::Config;
+use crate::exec::Executor;
 use crate::pg::{self, FrontDoor};
 use crate::record::{Fanout, SessionRecorder, StoreRecorder};
+use crate::reviews::Workflow;
 use crate::workers::SessionWorkers;
 use anyhow::Context;
 use gatehouse_runtime::{Runtime, RuntimeSettings};
@@ -57,6 +61,14 @@ pub struct Gateway {
     /// Bump to rebuild the catalog from the store.
     pub changed: watch::Sender<u64>,
     pub recorder: Arc<StoreRecorder>,
+    /// The audit log writer, its sink deliverers and retention.
+    pub audit: AuditPipeline,
+    /// The review workflow (held queries, JIT access, decisions, expiry).
+    pub reviews: Arc<Workflow>,
+    /// Runs exec queries (API) and held ones once approved.
+    pub executor: Arc<Executor>,
+    /// The review sweeper and the runner of approved exec queries.
+    review_tasks: [JoinHandle<()>; 2],
     cache: PluginCache,
     serving: JoinHandle<anyhow::Result<()>>,
     reloading: JoinHandle<()>,
@@ -190,14 +202,38 @@ impl Gateway {
             .with_context(|| format!("listening on {}", config.postgres.listen))?;
         let postgres_addr = listener.local_addr()?;
         let store_recorder = Arc::new(StoreRecorder::start(store.clone()));
+        let audit = AuditPipeline::start(&config.audit, &config.sessions, &store, &runtime)
+            .await
+            .context("starting the audit pipeline")?;
+        let session_recorder: Arc<dyn SessionRecorder> =
+            Arc::new(Fanout(vec![store_recorder.clone(), recorder]));
+        // The API's public URL is known once it listens (set below).
+        let (reviews, owed_runs) = Workflow::new(
+            store.clone(),
+            runtime.clone(),
+            catalog.clone(),
+            config.reviews.clone(),
+            config.api.public_url.clone().unwrap_or_default(),
+        );
+        let executor = Arc::new(Executor::new(
+            catalog.clone(),
+            store.clone(),
+            runtime.clone(),
+            session_recorder.clone(),
+            reviews.clone(),
+            config.exec.clone(),
+        ));
         let door = Arc::new(FrontDoor {
             catalog: catalog.clone(),
             store: store.clone(),
             runtime: runtime.clone(),
-            recorder: Arc::new(Fanout(vec![store_recorder.clone(), recorder])),
+            audit: audit.log.clone(),
+            audit_allowed_queries: audit.allowed_queries,
+            recorder: session_recorder,
             tls: Some(tls),
             allow_plaintext_off_loopback: config.postgres.allow_plaintext_password_off_loopback,
             cancels: Default::default(),
+            reviews: reviews.clone(),
         });
         let threads = config
             .gateway
@@ -208,8 +244,28 @@ impl Gateway {
         );
         let serving = tokio::spawn(pg::serve(listener, door, workers.clone()));
         let (changed, watching) = watch::channel(0u64);
-        let (api_addr, api) =
-            crate::api::serve(config, store.clone(), runtime.clone(), changed.clone()).await?;
+        let (api_addr, api) = crate::api::serve(
+            config,
+            store.clone(),
+            runtime.clone(),
+            changed.clone(),
+            crate::api::GatewayServices {
+                reviews: reviews.clone(),
+                executor: executor.clone(),
+            },
+        )
+        .await?;
+        reviews.set_gateway_url(
+            &config
+                .api
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{api_addr}")),
+        );
+        let review_tasks = [
+            reviews.spawn_sweeper(),
+            crate::exec::spawn_runner(executor.clone(), owed_runs),
+        ];
         let reloading = tokio::spawn(reload_loop(
             store.clone(),
             runtime.clone(),
@@ -227,6 +283,10 @@ impl Gateway {
             bootstrap,
             changed,
             recorder: store_recorder,
+            audit,
+            reviews,
+            executor,
+            review_tasks,
             cache,
             serving,
             reloading,
@@ -254,6 +314,7 @@ impl Gateway {
         self.serving.abort();
         self.reloading.abort();
         self.api.abort();
+        self.review_tasks.iter().for_each(JoinHandle::abort);
     }
 }
 
@@ -262,6 +323,7 @@ impl Drop for Gateway {
         self.serving.abort();
         self.reloading.abort();
         self.api.abort();
+        self.review_tasks.iter().for_each(JoinHandle::abort);
     }
 }
 

@@ -1026,3 +1026,120 @@ admin_groups = ["gatehouse-admins"]
     assert_eq!(out.code, Some(0), "{out}");
     assert_eq!(cli.json(None, &["whoami"]).await["role"], "admin");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_and_reviews_from_the_command_line() {
+    let (user_token, user_digest) = gatehouse::identity::new_token();
+    let (approver_token, approver_digest) = gatehouse::identity::new_token();
+    let gw = TestGateway::start_with(&format!(
+        r#"
+[[users]]
+email = "dev@example.com"
+role = "user"
+groups = ["dev"]
+token_sha256 = ["{user_digest}"]
+[[users]]
+email = "dba@example.com"
+role = "approver"
+groups = ["dba"]
+token_sha256 = ["{approver_digest}"]
+[[resources]]
+name = "pg"
+kind = "postgres"
+address = "127.0.0.1:5432"
+tls = "disable"
+  [[resources.roles]]
+  name = "test"
+  database = "test"
+  username = "postgres"
+    [[resources.roles.plugins]]
+    plugin = "access-control"
+    config = {{ allowed_groups = ["dev"] }}
+    [[resources.roles.plugins]]
+    plugin = "review"
+    config = {{ approver_groups = ["dba"], rules = [{{ statements = ["delete"] }}] }}
+"#
+    ))
+    .await;
+    let cli = gw.cli();
+    let user = Some(user_token.as_str());
+
+    // A plain query: table, CSV and JSON.
+    let table = cli
+        .ok(
+            user,
+            &[
+                "exec",
+                "pg.test",
+                "-q",
+                "select 1 as one, 'a,b' as two, null as three",
+            ],
+        )
+        .await;
+    assert!(
+        table.contains("one") && table.contains("a,b") && table.contains("SELECT 1"),
+        "{table}"
+    );
+    let csv = cli
+        .ok(
+            user,
+            &[
+                "exec",
+                "pg.test",
+                "-q",
+                "select 1 as one, 'a,b' as two, null as three",
+                "--format",
+                "csv",
+            ],
+        )
+        .await;
+    assert_eq!(csv, "one,two,three\n1,\"a,b\",\n");
+    let json = cli
+        .json(user, &["exec", "pg.test", "-q", "select 2 as n"])
+        .await;
+    assert_eq!(json["results"][0]["rows"][0][0], "2");
+
+    // A held query: exit 2 and the review id; the approver approves it and
+    // the stored output is there.
+    let sql = "delete from gatehouse_cli_review_probe where false";
+    let _ = gw
+        .connect("dev@example.com", &user_token, "pg.test")
+        .await
+        .unwrap()
+        .simple_query("create table if not exists gatehouse_cli_review_probe(id int)")
+        .await;
+    let held = cli.run(user, &["exec", "pg.test", "-q", sql]).await;
+    assert_eq!(held.code, Some(2), "{held}");
+    let id = held
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("review: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the review id is printed")
+        .to_string();
+    let listed = cli.json(Some(&approver_token), &["reviews", "ls"]).await;
+    assert!(listed.to_string().contains(&id), "{listed}");
+    let refused = cli.fails(user, &["reviews", "approve", &id]).await;
+    assert!(
+        refused.contains("403") || refused.contains("404"),
+        "{refused}"
+    );
+    cli.ok(
+        Some(&approver_token),
+        &["reviews", "approve", &id, "-c", "ok"],
+    )
+    .await;
+    let mut result = Value::Null;
+    for _ in 0..100 {
+        result = cli.json(user, &["reviews", "result", &id]).await;
+        if result["finished"] == Value::Bool(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(result["finished"], Value::Bool(true), "{result}");
+    assert_eq!(
+        result["output"]["results"][0]["command_tag"], "DELETE 0",
+        "{result}"
+    );
+}

@@ -341,6 +341,23 @@ impl<'s> Audit<'s> {
         Ok(stored)
     }
 
+    /// Appends several events in one transaction (all or none), in order:
+    /// the audit pipeline's group commit, where one commit (and, on SQLite,
+    /// one WAL sync) covers every event gathered while the previous group
+    /// was being written. Committed when this returns.
+    pub async fn append_many(&self, events: &[NewAuditEvent]) -> Result<Vec<AuditEvent>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.store.begin().await?;
+        let mut stored = Vec::with_capacity(events.len());
+        for event in events {
+            stored.push(insert(&mut tx, self.store.backend, event).await?);
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
     /// The event with `sequence`.
     pub async fn get(&self, sequence: i64) -> Result<AuditEvent> {
         let mut sql = Sql::new("SELECT ");

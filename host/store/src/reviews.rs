@@ -22,6 +22,12 @@
 //! Who may decide (approver groups) is checked by the caller too; the store
 //! keeps the groups for filtering. Each change writes an audit row
 //! (category `review`) in its transaction.
+//!
+//! **Runs.** A one-time review opened by exec ([`Reviews::create_with_run`])
+//! also queues a *run*: once approved, the gateway runs the held query
+//! itself and keeps its output ([`Reviews::finish_run`], once; read back
+//! with [`Reviews::run`]). Runs are the record of what the gateway did, so
+//! finishing one writes no audit row (the `executed` transition did).
 
 use crate::Store;
 use crate::actor::{Actor, Identity};
@@ -153,6 +159,19 @@ pub struct NewReview {
     pub duration_minutes: Option<u32>,
     /// When a pending review expires if undecided.
     pub expires_at: Option<i64>,
+}
+
+/// A query the gateway runs itself once its review is approved (exec).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewRun {
+    pub review_id: String,
+    /// The exec session that ran it, once run.
+    pub session_id: Option<String>,
+    /// What the run produced (the gateway's exec output), once run.
+    pub output: Option<serde_json::Value>,
+    pub created_at: i64,
+    /// `None` while waiting for approval (or for the gateway to run it).
+    pub finished_at: Option<i64>,
 }
 
 /// Whose reviews [`Reviews::list`] returns.
@@ -290,6 +309,22 @@ impl<'s> Reviews<'s> {
 
     /// Opens a pending review.
     pub async fn create(&self, actor: &Actor, new: NewReview) -> Result<Review> {
+        self.create_inner(actor, new, false).await
+    }
+
+    /// Opens a pending one-time review whose query the gateway will run
+    /// itself once approved (exec), with its waiting run, in one
+    /// transaction.
+    pub async fn create_with_run(&self, actor: &Actor, new: NewReview) -> Result<Review> {
+        if new.kind != ReviewKind::OneTime {
+            return Err(StoreError::invalid(
+                "only one-time reviews hold a query to run",
+            ));
+        }
+        self.create_inner(actor, new, true).await
+    }
+
+    async fn create_inner(&self, actor: &Actor, new: NewReview, with_run: bool) -> Result<Review> {
         crate::connections::split_name(&new.connection)?;
         db::check_text("reason", &new.reason, 4000)?;
         if new.kind == ReviewKind::Jit && new.duration_minutes.is_none_or(|m| m == 0) {
@@ -336,6 +371,13 @@ impl<'s> Reviews<'s> {
             .bind(group)
             .execute(&mut *tx)
             .await?;
+        }
+        if with_run {
+            sqlx::query("INSERT INTO review_runs (review_id, created_at) VALUES ($1, $2)")
+                .bind(&id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
         }
         let review = load(&mut tx, &id).await?;
         record(
@@ -569,6 +611,95 @@ impl<'s> Reviews<'s> {
             Some(row) => Ok(Some(complete(&mut conn, &row).await?)),
             None => Ok(None),
         }
+    }
+
+    /// The oldest one-time review of this requester for this query (by
+    /// normalized-text hash) on this connection in `state`: an approved one
+    /// lets a re-sent query run, a pending one is reused rather than
+    /// opening another.
+    pub async fn find_query(
+        &self,
+        requester_id: &str,
+        connection: &str,
+        query_hash: &str,
+        state: ReviewState,
+    ) -> Result<Option<Review>> {
+        let mut conn = self.store.pool.acquire().await?;
+        let row = sqlx::query(
+            "SELECT * FROM reviews WHERE requester_id = $1 AND connection = $2 AND query_hash = $3 \
+             AND kind = 'one-time' AND state = $4 ORDER BY created_at, id LIMIT 1",
+        )
+        .bind(requester_id)
+        .bind(connection)
+        .bind(query_hash)
+        .bind(state.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(complete(&mut conn, &row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The run of review `id`, if it has one (it was opened by exec).
+    pub async fn run(&self, id: &str) -> Result<Option<ReviewRun>> {
+        let row = sqlx::query("SELECT * FROM review_runs WHERE review_id = $1")
+            .bind(id)
+            .fetch_optional(&self.store.pool)
+            .await?;
+        row.map(|row| {
+            Ok(ReviewRun {
+                review_id: row.try_get("review_id")?,
+                session_id: row.try_get("session_id")?,
+                output: db::get_json_opt(&row, "output")?,
+                created_at: row.try_get("created_at")?,
+                finished_at: row.try_get("finished_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores the output of review `id`'s run; a run finishes once
+    /// (`Conflict` after that, `NotFound` without a run).
+    pub async fn finish_run(
+        &self,
+        id: &str,
+        session_id: Option<&str>,
+        output: &serde_json::Value,
+    ) -> Result<ReviewRun> {
+        let updated = sqlx::query(
+            "UPDATE review_runs SET session_id = $1, output = $2, finished_at = $3 \
+             WHERE review_id = $4 AND finished_at IS NULL",
+        )
+        .bind(session_id)
+        .bind(db::to_json(output))
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.store.pool)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return match self.run(id).await? {
+                None => Err(StoreError::not_found(format!("run of review {id}"))),
+                Some(_) => Err(StoreError::conflict(format!(
+                    "the run of review {id} already finished"
+                ))),
+            };
+        }
+        self.run(id)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("run of review {id}")))
+    }
+
+    /// Ids of approved reviews whose run has not finished, oldest first
+    /// (what the gateway still owes a requester).
+    pub async fn waiting_runs(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT r.id FROM reviews r JOIN review_runs x ON x.review_id = r.id \
+             WHERE r.state = 'approved' AND x.finished_at IS NULL ORDER BY r.updated_at, r.id",
+        )
+        .fetch_all(&self.store.pool)
+        .await?)
     }
 
     /// Expires pending and approved reviews whose `expires_at` is at or

@@ -125,8 +125,12 @@ impl Sink {
             return Ok(());
         };
         let path = self.path(&newest);
-        let mut file = OpenOptions::new().read(true).append(true).open(&path)?;
-        let (size, last_line) = repair_tail(&mut file, &mut report.repaired)?;
+        let file = OpenOptions::new().append(true).open(&path)?;
+        // The tail is read through a handle of its own: reads through an
+        // append-mode handle can end early under WASI, and a short read
+        // must never be mistaken for a torn line (that would cut lines).
+        let mut reader = File::open(&path)?;
+        let (size, last_line) = repair_tail(&mut reader, &file, &mut report.repaired)?;
         self.last_id = last_line.as_deref().and_then(event_id);
         self.active = Some(Active {
             segment: newest,
@@ -157,16 +161,23 @@ impl Sink {
     }
 }
 
-/// Cut a torn last line off `file`; return its length and last line.
-fn repair_tail(file: &mut File, repaired: &mut u64) -> io::Result<(u64, Option<String>)> {
-    let size = file.metadata()?.len();
+/// Cut a torn last line off the file (read through `reader`, cut through
+/// `writer`); return its length and last line. The whole tail window is
+/// read (`read_exact`), so only bytes actually seen after the last newline
+/// are ever cut.
+fn repair_tail(
+    reader: &mut File,
+    writer: &File,
+    repaired: &mut u64,
+) -> io::Result<(u64, Option<String>)> {
+    let size = reader.metadata()?.len();
     if size == 0 {
         return Ok((0, None));
     }
     let start = size.saturating_sub(TAIL_BYTES);
-    file.seek(SeekFrom::Start(start))?;
-    let mut tail = Vec::with_capacity((size - start) as usize);
-    file.read_to_end(&mut tail)?;
+    reader.seek(SeekFrom::Start(start))?;
+    let mut tail = vec![0; (size - start) as usize];
+    reader.read_exact(&mut tail)?;
     let complete = match tail.iter().rposition(|b| *b == b'\n') {
         Some(i) => i + 1,
         // No newline in the tail: a torn line longer than the tail, or a
@@ -176,7 +187,7 @@ fn repair_tail(file: &mut File, repaired: &mut u64) -> io::Result<(u64, Option<S
     };
     let good = start + complete as u64;
     if good < size {
-        file.set_len(good)?;
+        writer.set_len(good)?;
         *repaired = size - good;
     }
     let body = &tail[..complete];

@@ -186,3 +186,29 @@ fn bad_configs_are_refused_at_bind_time() {
         .unwrap_err();
     assert!(err.contains("prefix"), "{err}");
 }
+
+/// A restart on a file of many lines (tens of KiB, under the tail window)
+/// keeps every line: only a torn last line is ever cut.
+#[test]
+fn a_new_instance_keeps_every_line_of_a_long_file() {
+    let plugin = gatehouse_sdk::test_plugin!();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut first = open(&plugin, r#"{"fsync": false}"#, dir.path());
+        for n in 0..150 {
+            first.audit_event(&event(&format!("e{n}"), DAY1)).unwrap();
+        }
+    }
+    let path = dir.path().join("audit-2025-01-18.jsonl");
+    let before = std::fs::metadata(&path).unwrap().len();
+    assert!(before > 32 << 10, "{before} bytes");
+    let mut again = open(&plugin, r#"{"fsync": false}"#, dir.path());
+    again.audit_event(&event("e149", DAY1)).unwrap();
+    again.audit_event(&event("e150", DAY1)).unwrap();
+    let ids: Vec<String> = lines(&path)
+        .iter()
+        .map(|l| l["event"]["id"].as_str().unwrap().to_string())
+        .collect();
+    let wanted: Vec<String> = (0..=150).map(|n| format!("e{n}")).collect();
+    assert_eq!(ids, wanted);
+}

@@ -21,6 +21,10 @@
 //! answer is a store access token (`ghat_…`, 30 days by default) it keeps
 //! and uses for the API and as the PostgreSQL password. Any authenticated
 //! caller may mint a token for themselves this way.
+//!
+//! Both record an `authentication/login` audit event (`method` `oidc` or
+//! `token`), committed before the answer; a failed browser callback
+//! records `login` with outcome `failure` (no actor: nobody was verified).
 
 use super::tokens::{NewToken, mint};
 use super::{created, random_hex};
@@ -34,6 +38,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_oidc::{AuthorizeOptions, CallbackParams, LoginError, OidcClient};
 use gatehouse_store::Actor;
+use gatehouse_store::audit::{NewAuditEvent, Outcome};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -56,6 +61,28 @@ fn login_failed(error: LoginError) -> ApiError {
     // LoginError carries no token, code or verifier (gatehouse-oidc).
     tracing::info!(%error, "OIDC browser login failed");
     ApiError::new(StatusCode::BAD_REQUEST, "login_failed", error.to_string())
+}
+
+/// `authentication/login`, committed before the caller answers.
+async fn audit_login(
+    app: &App,
+    actor: Option<&Actor>,
+    client_address: Option<String>,
+    method: &str,
+    failure: Option<String>,
+) -> ApiResult<()> {
+    let outcome = if failure.is_some() {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    };
+    let mut event = NewAuditEvent::new("authentication", "login", outcome);
+    event.actor = actor.map(|a| a.identity.clone());
+    event.client_address = client_address;
+    event.reason = failure;
+    event.attributes = vec![("method".into(), method.into())];
+    app.store().audit().append(event).await?;
+    Ok(())
 }
 
 fn set_cookie(app: &App, name: &str, value: &str, path: &str, max_age: Duration) -> HeaderValue {
@@ -136,11 +163,18 @@ pub async fn callback(
             "no login in progress in this browser (cookies disabled, or the login took too long); start again",
         )
     })?;
-    let outcome = client
+    let client_address = caller.client_address.clone();
+    let outcome = match client
         .handle_callback(&app.logins, &params, &browser_state)
         .await
-        .map_err(login_failed)?;
-    let client_address = caller.client_address.clone();
+    {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let reason = Some(error.to_string());
+            audit_login(&app, None, client_address, "oidc", reason).await?;
+            return Err(login_failed(error));
+        }
+    };
     let user = sync_user(&app, &outcome.identity, client_address.as_deref()).await?;
     drop(outcome);
 
@@ -160,6 +194,14 @@ pub async fn callback(
             Some(expires_at),
         )
         .await?;
+    audit_login(
+        &app,
+        Some(&actor),
+        actor.client_address.clone(),
+        "oidc",
+        None,
+    )
+    .await?;
     tracing::info!(user = %user.email, "browser login");
 
     let return_to = cookie(request.headers(), RETURN_COOKIE);
@@ -236,5 +278,17 @@ pub async fn exchange(
     let user = caller.user()?.clone();
     let expires_at = super::now_ms() + ttl.as_millis() as i64;
     let token: NewToken = mint(&app, &caller, &user, &name, Some(expires_at)).await?;
+    let method = match caller.principal.as_ref().map(|p| &p.via) {
+        Some(AuthVia::Oidc) => "oidc",
+        _ => "token",
+    };
+    audit_login(
+        &app,
+        Some(&caller.actor()?),
+        caller.client_address.clone(),
+        method,
+        None,
+    )
+    .await?;
     Ok(created(token))
 }

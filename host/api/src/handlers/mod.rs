@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod bindings;
 pub mod connections;
+pub mod exec;
 pub mod groups;
 pub mod openapi;
 pub mod plugins;

@@ -107,9 +107,10 @@ pub async fn fixture(api: &Api, tokens: &Tokens) -> Fixture {
     let mut reviews = Vec::new();
     for (who, group) in [(Who::User, "approver-dba"), (Who::OtherUser, "nobody")] {
         let requester = store.users().get(tokens.id(who)).await.unwrap().identity();
+        // Opened as exec would (with a run), so its result route answers.
         let review = store
             .reviews()
-            .create(
+            .create_with_run(
                 &setup,
                 NewReview {
                     kind: ReviewKind::OneTime,
@@ -227,6 +228,11 @@ fn cases() -> Vec<Case> {
             .at("/api/connections/res2.r1")
             .json(json!({ "description": "reads more" })),
         case("POST", "/api/connections/{name}/test", 200).at("/api/connections/db.ro/test"),
+        // No gateway behind the API in these tests: exec answers 501 after
+        // authorization and the access check.
+        case("POST", "/api/connections/{name}/exec", 501)
+            .at("/api/connections/db.ro/exec")
+            .json(json!({ "sql": "select 1" })),
         case("GET", "/api/connections/{name}/plugins", 200).at("/api/connections/res2.r1/plugins"),
         case("POST", "/api/connections/{name}/plugins", 201)
             .at("/api/connections/res2.r1/plugins")
@@ -288,9 +294,22 @@ fn cases() -> Vec<Case> {
             }
             .into()
         }),
+        case("GET", "/api/sessions/{id}/download", 200).at_fn(|_, who| {
+            if who == Who::User {
+                "/api/sessions/s-alice/download"
+            } else {
+                "/api/sessions/s-bob/download"
+            }
+            .into()
+        }),
         case("GET", "/api/reviews", 200),
         case("GET", "/api/reviews/{id}", 200)
             .at_fn(|fx, _| format!("/api/reviews/{}", fx.review_alice)),
+        case("GET", "/api/reviews/{id}/result", 200)
+            .at_fn(|fx, _| format!("/api/reviews/{}/result", fx.review_alice)),
+        // Without the gateway's review workflow: 501 after authorization.
+        case("POST", "/api/reviews", 501)
+            .json(json!({ "connection": "db.ro", "kind": "jit", "duration_minutes": 30 })),
         case("POST", "/api/reviews/{id}/approve", 501)
             .at_fn(|fx, _| format!("/api/reviews/{}/approve", fx.review_alice)),
         case("POST", "/api/reviews/{id}/reject", 501)
@@ -299,6 +318,8 @@ fn cases() -> Vec<Case> {
             .at_fn(|fx, _| format!("/api/reviews/{}/revoke", fx.review_alice)),
         case("GET", "/api/audit", 200),
         case("GET", "/api/audit/{sequence}", 200).at("/api/audit/1"),
+        case("GET", "/api/audit/sinks", 200),
+        case("GET", "/api/audit/dead-letters", 200),
         case("POST", "/auth/logout", 204).token(|fx, who| fx.logout.get(&who).cloned()),
     ]
 }
@@ -385,6 +406,7 @@ async fn out_of_scope_is_not_found() {
         (Who::OtherUser, "GET", "/api/resources/db".into()),
         (Who::User, "GET", "/api/sessions/s-bob".into()),
         (Who::User, "GET", "/api/sessions/s-none".into()),
+        (Who::User, "GET", "/api/sessions/s-bob/download".into()),
         (Who::User, "GET", format!("/api/reviews/{}", fx.review_bob)),
         (
             Who::Approver,
@@ -400,6 +422,11 @@ async fn out_of_scope_is_not_found() {
             Who::User,
             "POST",
             format!("/api/reviews/{}/revoke", fx.review_bob),
+        ),
+        (
+            Who::User,
+            "GET",
+            format!("/api/reviews/{}/result", fx.review_bob),
         ),
         (
             Who::User,

@@ -126,6 +126,13 @@ async fn cli_exchanges_a_jwt_for_an_access_token() {
         - minted.body["created_at"].as_i64().unwrap())
         / 86_400_000;
     assert_eq!(days, 30);
+    let login = api.store.audit().after(0, 1000).await.unwrap();
+    let login = login.iter().find(|e| e.action == "login").expect("audited");
+    assert_eq!(login.actor.as_ref().unwrap().email, "cli@example.com");
+    assert_eq!(
+        login.attributes,
+        [("method".to_string(), "oidc".to_string())]
+    );
     let me = api
         .send(Call::new("GET", "/api/whoami"), Some(&token))
         .await;
@@ -238,6 +245,25 @@ async fn browser_login_sets_a_session_cookie() {
         )
         .await;
     assert_eq!(replay.code(), "login_failed");
+    // Every sign-in is audited: the success with who, the failures without.
+    let logins: Vec<_> = api
+        .store
+        .audit()
+        .after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.category == "authentication" && e.action == "login")
+        .collect();
+    let outcomes: Vec<_> = logins.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["failure", "success", "failure"]);
+    assert_eq!(logins[1].actor.as_ref().unwrap().email, "web@example.com");
+    assert!(logins[0].actor.is_none() && logins[0].reason.is_some());
+    assert!(
+        logins
+            .iter()
+            .all(|e| e.attributes == [("method".to_string(), "oidc".to_string())])
+    );
 
     let with_cookie = |call: Call| call.header("cookie", format!("{SESSION_COOKIE}={session}"));
     let me = api

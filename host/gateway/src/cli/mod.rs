@@ -22,6 +22,7 @@ mod auth;
 pub mod client;
 pub mod config;
 mod connections;
+mod exec;
 mod groups;
 mod input;
 mod local;
@@ -118,9 +119,11 @@ pub enum Command {
     /// Recorded sessions and their queries.
     #[command(subcommand, visible_alias = "session")]
     Sessions(sessions::Command),
-    /// Reviews (read-only for now).
+    /// Reviews: list, show, approve, reject, revoke, request access.
     #[command(subcommand, visible_alias = "review")]
     Reviews(reviews::Command),
+    /// Run SQL through a connection's plugins on your behalf.
+    Exec(exec::ExecArgs),
     /// The audit log (admins).
     #[command(subcommand)]
     Audit(audit::Command),
@@ -203,6 +206,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokens(command) => tokens::run(&ctx, command).await,
         Command::Sessions(command) => sessions::run(&ctx, command).await,
         Command::Reviews(command) => reviews::run(&ctx, command).await,
+        Command::Exec(args) => exec::run(&ctx, args).await,
         Command::Audit(command) => audit::run(&ctx, command).await,
     }
 }

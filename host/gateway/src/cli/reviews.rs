@@ -1,8 +1,7 @@
 //! `gatehouse reviews …`: reviews the caller may see (admins: all; others:
-//! ones they requested or whose approver groups include theirs). Read-only
-//! for now: approve, reject and revoke arrive with the review workflow
-//! (the API already routes them and answers 501 until then) as further
-//! variants of [`Command`].
+//! ones they requested or whose approver groups include theirs); approvers
+//! approve or reject those assigned to their groups, requesters withdraw
+//! (revoke) theirs, and users request time-bound (JIT) access.
 
 use super::Ctx;
 use super::output::{Table, field, print_fields, time_field};
@@ -29,6 +28,32 @@ pub enum Command {
     /// Show a review with its decisions.
     #[command(visible_alias = "get")]
     Show { id: String },
+    /// Approve a review assigned to one of your groups.
+    Approve {
+        id: String,
+        #[arg(long, short)]
+        comment: Option<String>,
+    },
+    /// Reject a review assigned to one of your groups (one rejection wins).
+    Reject {
+        id: String,
+        #[arg(long, short)]
+        comment: Option<String>,
+    },
+    /// Withdraw your request, or end access granted by it.
+    Revoke { id: String },
+    /// Ask for time-bound access to a connection that requires it.
+    Request {
+        /// `resource.role`.
+        connection: String,
+        /// Minutes of access once approved.
+        #[arg(long)]
+        minutes: u32,
+        #[arg(long, short)]
+        reason: Option<String>,
+    },
+    /// The stored output of an exec that ran after approval.
+    Result { id: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -136,6 +161,44 @@ pub async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Show { id } => {
             let review = api.get(&["api", "reviews", &id]).await?;
             ctx.out.show(&review, print_one);
+        }
+        Command::Approve { id, comment } => {
+            let body = serde_json::json!({ "comment": comment.unwrap_or_default() });
+            let review = api.post(&["api", "reviews", &id, "approve"], &body).await?;
+            ctx.out.show(&review, print_one);
+        }
+        Command::Reject { id, comment } => {
+            let body = serde_json::json!({ "comment": comment.unwrap_or_default() });
+            let review = api.post(&["api", "reviews", &id, "reject"], &body).await?;
+            ctx.out.show(&review, print_one);
+        }
+        Command::Revoke { id } => {
+            let review = api.post_empty(&["api", "reviews", &id, "revoke"]).await?;
+            ctx.out.show(&review, print_one);
+        }
+        Command::Request {
+            connection,
+            minutes,
+            reason,
+        } => {
+            let body = serde_json::json!({
+                "kind": "jit",
+                "connection": connection,
+                "duration_minutes": minutes,
+                "reason": reason.unwrap_or_default(),
+            });
+            let review = api.post(&["api", "reviews"], &body).await?;
+            ctx.out.show(&review, print_one);
+            ctx.out.note(format!(
+                "requested: review {} waits for an approver",
+                field(&review, "id")
+            ));
+        }
+        Command::Result { id } => {
+            let output = api.get(&["api", "reviews", &id, "result"]).await?;
+            ctx.out.show(&output, |value| {
+                super::exec::print_output(&value["output"], super::exec::Format::Table)
+            });
         }
     }
     Ok(())

@@ -46,6 +46,9 @@ pub(super) struct Statement {
     decided_by: Option<String>,
     /// From a `Describe` of the statement (formats not yet bound).
     columns: Option<Vec<Column>>,
+    /// Approved by a one-time review: it may be bound once (it runs once).
+    single_use: bool,
+    bound: bool,
 }
 
 pub(super) struct Portal {
@@ -208,6 +211,22 @@ impl Proxy<'_> {
                 result_formats,
                 ..
             } => {
+                if let Some(prepared) = self.extended.statements.get_mut(&statement)
+                    && prepared.single_use
+                {
+                    if prepared.bound {
+                        let mut error = BytesMut::new();
+                        reply::error(
+                            &mut error,
+                            "42501",
+                            "this statement ran the query its review approved once; send the query again",
+                        );
+                        self.extended.queue.push_back(Expect::Local(error));
+                        self.extended.discarding = true;
+                        return Ok(());
+                    }
+                    prepared.bound = true;
+                }
                 raw.encode(&mut self.extended.to_upstream);
                 let columns = self
                     .extended
@@ -299,7 +318,8 @@ impl Proxy<'_> {
             decided_by,
             verdict,
             refusal,
-        } = self.decide(sql, QueryProtocol::Prepared).await;
+            approved_review,
+        } = self.decide(sql, QueryProtocol::Prepared).await?;
         let query_id = query.id;
         if let Some(message) = refusal {
             self.counters.denied += 1;
@@ -334,6 +354,8 @@ impl Proxy<'_> {
                 verdict,
                 decided_by,
                 columns: None,
+                single_use: approved_review.is_some(),
+                bound: false,
             },
         );
         self.extended.queue.push_back(Expect::ParseComplete);
@@ -614,6 +636,10 @@ impl Proxy<'_> {
             decided_by,
         } = run.record.clone();
         let verdict = verdict.unwrap_or(Verdict::Allowed);
+        if let Some(reason) = &run.withheld {
+            let event = self.audit.context.result_withheld(query_id, reason);
+            self.audit.log.submit(event);
+        }
         let verdict = match &run.withheld {
             Some(reason) => Verdict::Denied {
                 reason: reason.clone(),

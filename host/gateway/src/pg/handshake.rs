@@ -14,7 +14,8 @@
 //!    the same `28P01` as PostgreSQL gives;
 //! 5. only then is the database name (the connection) looked up: `3D000`.
 //!
-//! Every refusal is written to the session record.
+//! Every refusal is written to the session record and audited
+//! (`authentication/session.refused`) before the client is answered.
 
 use crate::catalog::ConnectionEntry;
 use crate::pg::FrontDoor;
@@ -121,8 +122,8 @@ pub async fn handshake(
             "28000",
             "replication connections are not allowed through Gatehouse",
         );
-        door.recorder
-            .record(refuse("replication connection refused".into()));
+        door.refuse_login(refuse("replication connection refused".into()), None)
+            .await;
         return finish(stream, out).await;
     }
     if !stream.is_tls() && !peer.ip().is_loopback() && !door.allow_plaintext_off_loopback {
@@ -131,8 +132,8 @@ pub async fn handshake(
             "28000",
             "connections from other hosts must use TLS (sslmode=require)",
         );
-        door.recorder
-            .record(refuse("plaintext connection off loopback".into()));
+        door.refuse_login(refuse("plaintext connection off loopback".into()), None)
+            .await;
         return finish(stream, out).await;
     }
 
@@ -155,7 +156,8 @@ pub async fn handshake(
             "28P01",
             &format!("password authentication failed for user \"{user}\""),
         );
-        door.recorder.record(refuse("bad credentials".into()));
+        door.refuse_login(refuse("bad credentials".into()), None)
+            .await;
         return finish(stream, out).await;
     };
     let Some(connection) = door.catalog.connection(&database) else {
@@ -164,7 +166,8 @@ pub async fn handshake(
             "3D000",
             &format!("database \"{database}\" does not exist"),
         );
-        door.recorder.record(refuse("unknown connection".into()));
+        door.refuse_login(refuse("unknown connection".into()), Some(&identity))
+            .await;
         return finish(stream, out).await;
     };
     if !out.is_empty() {

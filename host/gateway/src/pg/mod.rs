@@ -13,6 +13,7 @@
 //! * [`serve`]: the accept loop; one task and one tracing span per client,
 //!   pinned to one session worker thread ([`crate::workers`]).
 
+mod audited;
 pub mod cancel;
 pub mod extended;
 pub mod handshake;
@@ -37,11 +38,18 @@ pub struct FrontDoor {
     pub catalog: Arc<CatalogHandle>,
     pub store: gatehouse_store::Store,
     pub runtime: Arc<gatehouse_runtime::Runtime>,
+    /// Audit events, durable before what they record is acknowledged
+    /// (`audited.rs`).
+    pub audit: crate::audit::AuditLog,
+    /// `[audit] allowed_queries`.
+    pub audit_allowed_queries: bool,
     pub recorder: Arc<dyn SessionRecorder>,
     /// TLS for clients that ask for it; `None` answers `N` to SSLRequest.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub allow_plaintext_off_loopback: bool,
     pub cancels: cancel::CancelRegistry,
+    /// The review workflow: held queries, JIT admission.
+    pub reviews: Arc<crate::reviews::Workflow>,
 }
 
 /// Accept clients until the listener fails. Each session runs on one of

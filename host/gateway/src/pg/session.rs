@@ -14,13 +14,22 @@
 //! last reported: a denied statement never reached the database, so an open
 //! transaction stays usable.
 //!
+//! **Reviews.** A `review(…)` verdict goes to the review workflow
+//! (`crate::reviews`): an approved one-time review of the same query lets
+//! it run once (its text as decided, not as the client framed it);
+//! otherwise the query is held and refused naming the review. A session
+//! admitted on just-in-time access is refused from its next query once
+//! that access expires or is revoked.
+//!
 //! **Failure modes.** The client going away ends the session and drops the
 //! upstream connection (the server aborts whatever was running). The
 //! upstream going away ends the session with a FATAL error to the client.
 //! A plugin fault while rows stream aborts the result: the rest is withheld
 //! and the client gets an error, then the session continues.
 
+use crate::audit::SessionAudit;
 use crate::pg::FrontDoor;
+use crate::pg::audited;
 use crate::pg::extended::Extended;
 use crate::pg::handshake::Admitted;
 use crate::pg::reply;
@@ -34,11 +43,13 @@ use crate::pg::wire::framing::{RawMessage, read_message};
 use crate::pg::wire::frontend::FrontendMessage;
 use crate::pg::wire::tags;
 use crate::record::{SessionEvent, Verdict};
+use crate::reviews::{Admission, Gate, SessionReviews};
 use bytes::BytesMut;
-use gatehouse_runtime::SessionPlugins;
 use gatehouse_runtime::types::{
-    ConnectVerdict, Query, QueryProtocol, ResultSummary, Session, SessionSummary, SessionVerb,
+    ConnectVerdict, Query, QueryProtocol, QueryVerdict, ResultSummary, Session, SessionSummary,
+    SessionVerb,
 };
+use gatehouse_runtime::{Decision, SessionPlugins};
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncWriteExt;
@@ -86,6 +97,7 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
             .unwrap_or(0),
     };
     tracing::Span::current().record("session", session.id.as_str());
+    let audit = SessionAudit::new(door.audit.clone(), &session, door.audit_allowed_queries);
     let mut out = BytesMut::with_capacity(16 << 10);
     let refused = |reason: &str| SessionEvent::Refused {
         client: peer.to_string(),
@@ -103,7 +115,8 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
                 connection.info.name
             );
             reply::fatal(&mut out, "08004", &reason);
-            door.recorder.record(refused(&reason));
+            door.refuse_session(refused(&reason), &audit, "session.refused", None, None)
+                .await;
             stream.write_all(&out).await?;
             return Ok(());
         }
@@ -112,24 +125,52 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         Ok(plugins) => plugins,
         Err(fault) => {
             reply::fatal(&mut out, "28000", &format!("access denied: {fault}"));
-            door.recorder.record(refused(&fault.to_string()));
+            door.refuse_session(
+                refused(&fault.to_string()),
+                &audit,
+                "session.denied",
+                None,
+                Some(&fault),
+            )
+            .await;
             stream.write_all(&out).await?;
             return Ok(());
         }
     };
     let decision = plugins.on_connect().await;
+    let held = matches!(decision.verdict, ConnectVerdict::Review(_));
+    // Review: admitted only on an approved, unexpired JIT review.
+    let mut jit_lease = None;
     let denial = match decision.verdict {
         ConnectVerdict::Allow => None,
         ConnectVerdict::Deny(reason) => Some(reason),
-        ConnectVerdict::Review(request) => Some(format!(
-            "access to this connection needs approval ({}); ask an approver in: {}",
-            request.reason,
-            request.approver_groups.join(", ")
-        )),
+        ConnectVerdict::Review(request) => match door
+            .reviews
+            .admit(&identity, &connection.info.name, &request)
+            .await
+        {
+            Admission::Allowed(lease) => {
+                jit_lease = Some(lease);
+                None
+            }
+            Admission::Refused(reason) => Some(reason),
+        },
     };
     if let Some(reason) = denial {
         reply::fatal(&mut out, "28000", &reason);
-        door.recorder.record(refused(&reason));
+        let action = if held {
+            "session.review_required"
+        } else {
+            "session.denied"
+        };
+        door.refuse_session(
+            refused(&reason),
+            &audit,
+            action,
+            decision.decided_by.as_deref(),
+            decision.fault.as_ref(),
+        )
+        .await;
         stream.write_all(&out).await?;
         return Ok(());
     }
@@ -151,11 +192,20 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
                     connection.info.name
                 ),
             );
-            door.recorder.record(refused(&format!("upstream: {err}")));
+            door.refuse_session(
+                refused(&format!("upstream: {err}")),
+                &audit,
+                "session.refused",
+                None,
+                None,
+            )
+            .await;
             stream.write_all(&out).await?;
             return Ok(());
         }
     };
+    // Admitted only once `session.start` is durable.
+    audited::admit(&audit, &mut stream, &mut out).await?;
     let cancel_key = door.cancels.register(
         upstream_config.as_ref().expect("connected"),
         upstream.process_id,
@@ -176,6 +226,7 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         user_id: identity.user_id.clone(),
         email: identity.email.clone(),
         connection: connection.info.name.clone(),
+        verb: SessionVerb::Connect,
         at: SystemTime::now(),
     });
 
@@ -183,6 +234,14 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
     let mut proxy = Proxy {
         door,
         session_id: session.id.clone(),
+        audit: audit.clone(),
+        reviews: SessionReviews::new(
+            door.reviews.clone(),
+            identity.clone(),
+            connection.info.name.clone(),
+            session.id.clone(),
+            jit_lease,
+        ),
         plugins: &mut plugins,
         upstream: &mut upstream,
         upstream_buffer: BytesMut::with_capacity(64 << 10),
@@ -199,6 +258,7 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
     };
     proxy.upstream_buffer = std::mem::take(&mut proxy.upstream.read_buffer);
     let result = proxy.serve(&mut stream, &mut buffer, &mut out).await;
+    audited::tell_if_unaudited(&result, &mut stream, &mut out).await;
     let Counters {
         queries,
         denied,
@@ -220,6 +280,9 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
         rows,
         duration,
     });
+    audit
+        .log
+        .submit(audit.context.ended(queries, denied, rows, duration));
     result
 }
 
@@ -267,6 +330,10 @@ async fn upstream_config(
 pub(super) struct Proxy<'a> {
     pub(super) door: &'a FrontDoor,
     pub(super) session_id: String,
+    /// Verdicts that are audited are committed before they are acted on.
+    pub(super) audit: SessionAudit,
+    /// Held queries and the JIT lease (`crate::reviews`).
+    pub(super) reviews: SessionReviews,
     pub(super) plugins: &'a mut SessionPlugins,
     pub(super) upstream: &'a mut UpstreamConnection,
     upstream_buffer: BytesMut,
@@ -301,11 +368,21 @@ pub(super) struct Decided {
     pub(super) verdict: Verdict,
     /// What a refused query answers with; `None` when it runs.
     pub(super) refusal: Option<String>,
+    /// The approved one-time review this query runs on (once): the text
+    /// to send is `query.text`, whatever the client framed.
+    pub(super) approved_review: Option<String>,
 }
 
 impl Proxy<'_> {
-    /// Number the query, ask the plugins, and judge their answer.
-    pub(super) async fn decide(&mut self, sql: String, protocol: QueryProtocol) -> Decided {
+    /// Number the query, ask the plugins, and judge their answer. An
+    /// audited verdict (denied, held, rewritten, a fault; allowed ones with
+    /// `[audit] allowed_queries`) is committed before this returns; `Err`
+    /// when it cannot be, and the session must end unanswered.
+    pub(super) async fn decide(
+        &mut self,
+        sql: String,
+        protocol: QueryProtocol,
+    ) -> Result<Decided, crate::audit::AuditError> {
         let started = Instant::now();
         let id = self.next_query_id;
         self.next_query_id += 1;
@@ -316,15 +393,49 @@ impl Proxy<'_> {
             protocol,
             parameters: Vec::new(),
         };
-        let decision = self.plugins.on_query(&mut query).await;
-        let (verdict, refusal) = reply::judge(&decision.verdict);
-        Decided {
+        // A session admitted on JIT access is refused once it is over.
+        let decision = match self.reviews.check_access().await {
+            Ok(()) => self.plugins.on_query(&mut query).await,
+            Err(reason) => Decision {
+                verdict: QueryVerdict::Deny(reason),
+                decided_by: Some("gatehouse".into()),
+                fault: None,
+            },
+        };
+        self.audit.decided(&query, &decision).await?;
+        let (mut verdict, mut refusal) = reply::judge(&decision.verdict);
+        let mut decided_by = decision.decided_by;
+        let mut approved_review = None;
+        if let QueryVerdict::Review(request) = &decision.verdict {
+            match self.reviews.review(&query.text, request).await {
+                Gate::Run { review_id } => {
+                    verdict = Verdict::Allowed;
+                    refusal = None;
+                    decided_by = Some(match decided_by {
+                        Some(plugin) => format!("{plugin}; approved review {review_id}"),
+                        None => format!("approved review {review_id}"),
+                    });
+                    approved_review = Some(review_id);
+                }
+                Gate::Held { message, .. } => refusal = Some(message),
+                Gate::Refused { message } => {
+                    verdict = Verdict::Denied {
+                        reason: message.clone(),
+                    };
+                    refusal = Some(message);
+                }
+                // Only exec's runs of one given review are ever taken.
+                Gate::Taken => {}
+            }
+        }
+        Ok(Decided {
             started,
             query,
-            decided_by: decision.decided_by,
+            decided_by,
             verdict,
             refusal,
-        }
+            approved_review,
+        })
     }
 
     async fn serve(
@@ -404,7 +515,8 @@ impl Proxy<'_> {
             decided_by,
             verdict,
             refusal,
-        } = self.decide(sql, QueryProtocol::Simple).await;
+            approved_review,
+        } = self.decide(sql, QueryProtocol::Simple).await?;
         let query_id = query.id;
         let outcome = match refusal {
             Some(message) => {
@@ -419,7 +531,7 @@ impl Proxy<'_> {
                 // Unchanged text goes upstream as the client framed it.
                 let to_upstream = &mut self.scratch;
                 to_upstream.clear();
-                if verdict == Verdict::Rewritten {
+                if verdict == Verdict::Rewritten || approved_review.is_some() {
                     FrontendMessage::Query {
                         sql: query.text.clone(),
                     }
@@ -437,6 +549,10 @@ impl Proxy<'_> {
             }
         };
         self.counters.rows += outcome.rows;
+        if let Some(reason) = &outcome.aborted {
+            let event = self.audit.context.result_withheld(query_id, reason);
+            self.audit.log.submit(event);
+        }
         let verdict = match (verdict, &outcome.aborted) {
             (_, Some(reason)) => Verdict::Denied {
                 reason: reason.clone(),

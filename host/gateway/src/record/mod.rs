@@ -42,6 +42,8 @@ pub enum SessionEvent {
         user_id: String,
         email: String,
         connection: String,
+        /// A native client (`connect`) or a gateway-run one-off (`exec`).
+        verb: gatehouse_runtime::types::SessionVerb,
         at: SystemTime,
     },
     /// A query was decided (and, unless denied, run).

@@ -1,5 +1,7 @@
-//! The session record in the store: sessions, their query events, and
-//! refused logins (as `authentication` audit events).
+//! The session record in the store: sessions and their query events.
+//! (Refused logins are audit events, written durably by the front door
+//! through `crate::audit` before the client is answered; the record only
+//! passes them to the other recorders.)
 //!
 //! [`StoreRecorder::record`] never waits: events go into a queue that one
 //! writer task drains in order every [`LINGER`], writing the query events
@@ -11,7 +13,6 @@
 
 use super::{SessionEvent, SessionRecorder, Verdict};
 use gatehouse_store::Store;
-use gatehouse_store::audit::{NewAuditEvent, Outcome};
 use gatehouse_store::sessions::{self, NewSession, SessionSummary, Verb};
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -151,6 +152,7 @@ async fn write_one(store: &Store, event: SessionEvent) {
             user_id,
             email,
             connection,
+            verb,
             at,
         } => store
             .sessions()
@@ -160,7 +162,10 @@ async fn write_one(store: &Store, event: SessionEvent) {
                 email,
                 connection,
                 client_address: client,
-                verb: Verb::Connect,
+                verb: match verb {
+                    gatehouse_runtime::types::SessionVerb::Connect => Verb::Connect,
+                    gatehouse_runtime::types::SessionVerb::Exec => Verb::Exec,
+                },
                 started_at: millis(at),
             })
             .await
@@ -185,22 +190,8 @@ async fn write_one(store: &Store, event: SessionEvent) {
             )
             .await
             .map(drop),
-        SessionEvent::Refused {
-            client,
-            user,
-            connection,
-            reason,
-            at,
-        } => {
-            let mut audit =
-                NewAuditEvent::new("authentication", "session.refused", Outcome::Denied);
-            audit.client_address = Some(client);
-            audit.connection = Some(connection);
-            audit.reason = Some(reason);
-            audit.attributes = vec![("user".into(), user)];
-            audit.time = Some(millis(at));
-            store.audit().append(audit).await.map(drop)
-        }
+        // Audited by the front door (`pg/audited.rs`).
+        SessionEvent::Refused { .. } => Ok(()),
         SessionEvent::Query { .. } => unreachable!("batched by the caller"),
     };
     if let Err(err) = outcome {

@@ -93,6 +93,27 @@ async fn events_append_in_sequence_and_read_back() {
     .await;
 }
 
+/// A group commit stores every event in order, in one transaction.
+#[tokio::test]
+async fn append_many_commits_a_group_in_order() {
+    common::both(|t| async move {
+        let audit = t.store.audit();
+        assert!(audit.append_many(&[]).await.unwrap().is_empty());
+        let group = [
+            event("query.denied"),
+            event("query.rewritten"),
+            event("query.held"),
+        ];
+        let stored = audit.append_many(&group).await.unwrap();
+        let actions: Vec<_> = stored.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["query.denied", "query.rewritten", "query.held"]);
+        assert!(stored.windows(2).all(|w| w[0].sequence < w[1].sequence));
+        assert_eq!(audit.after(0, 10).await.unwrap(), stored);
+        assert_eq!(audit.latest_sequence().await.unwrap(), stored[2].sequence);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn admin_rows_commit_with_their_change_only() {
     common::both(|t| async move {

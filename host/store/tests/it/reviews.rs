@@ -363,3 +363,89 @@ async fn reviews_list_by_requester_approver_groups_and_state() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn exec_reviews_queue_a_run_that_finishes_once() {
+    common::both(|t| async move {
+        let reviews = t.store.reviews();
+        let alice = Actor::new(one_time("alice", &[]).requester);
+        let plain = reviews
+            .create(&alice, one_time("alice", &["dba"]))
+            .await
+            .unwrap();
+        assert_eq!(reviews.run(&plain.id).await.unwrap(), None);
+        let held = reviews
+            .create_with_run(&alice, one_time("alice", &["dba"]))
+            .await
+            .unwrap();
+        let run = reviews.run(&held.id).await.unwrap().unwrap();
+        assert_eq!((run.finished_at, run.output), (None, None));
+
+        // The oldest pending review of that query is found (the plain one).
+        let pending = reviews
+            .find_query(
+                "alice",
+                "billing-db.admin",
+                "h-delete-7",
+                ReviewState::Pending,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(pending.id, plain.id);
+        assert!(
+            reviews
+                .find_query(
+                    "bob",
+                    "billing-db.admin",
+                    "h-delete-7",
+                    ReviewState::Pending
+                )
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Waiting runs are those of approved reviews only.
+        assert!(reviews.waiting_runs().await.unwrap().is_empty());
+        let approved = reviews
+            .transition(
+                &approver("bob"),
+                &held.id,
+                held.version,
+                ReviewState::Approved,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(reviews.waiting_runs().await.unwrap(), vec![held.id.clone()]);
+        reviews
+            .transition(
+                &alice,
+                &held.id,
+                approved.version,
+                ReviewState::Executed,
+                None,
+            )
+            .await
+            .unwrap();
+        let output = serde_json::json!({ "results": [{ "rows": [["1"]] }] });
+        let done = reviews
+            .finish_run(&held.id, Some("s-exec"), &output)
+            .await
+            .unwrap();
+        assert_eq!(done.output, Some(output.clone()));
+        assert_eq!(done.session_id.as_deref(), Some("s-exec"));
+        assert!(done.finished_at.is_some());
+        assert!(matches!(
+            reviews.finish_run(&held.id, None, &output).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert!(matches!(
+            reviews.finish_run(&plain.id, None, &output).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(reviews.waiting_runs().await.unwrap().is_empty());
+    })
+    .await;
+}
