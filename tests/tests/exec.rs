@@ -273,3 +273,33 @@ async fn a_held_exec_runs_once_approved_and_keeps_its_output() {
     assert_eq!(again.status, 202);
     assert_ne!(again.json()["review"]["id"].as_str().unwrap(), id);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_sessions_and_their_denials_are_audited_before_the_answer() {
+    let gw = TestGateway::start(&[ACCESS, GUARDRAILS]).await;
+    let ok = exec(&gw, &gw.token, json!({ "sql": "select 1" }), &[]).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let denied = exec(&gw, &gw.token, json!({ "sql": "drop table nope" }), &[]).await;
+    assert_eq!(denied.status, 403, "{}", denied.body);
+
+    // The denial was committed before the 403: no waiting needed.
+    let events = gw.gateway.store.audit().after(0, 1000).await.unwrap();
+    let denial = events
+        .iter()
+        .find(|e| e.action == "query.denied")
+        .expect("the exec denial is an audit event");
+    assert_eq!(denial.connection.as_deref(), Some("pg.test"));
+    assert!(denial.session_id.is_some());
+    assert_eq!(
+        denial.actor.as_ref().map(|a| a.email.as_str()),
+        Some(gatehouse_tests::gateway::USER)
+    );
+    let starts = events
+        .iter()
+        .filter(|e| {
+            e.action == "session.start"
+                && e.attributes.iter().any(|(k, v)| k == "verb" && v == "exec")
+        })
+        .count();
+    assert_eq!(starts, 2, "both exec sessions started on the record");
+}

@@ -222,6 +222,8 @@ impl Gateway {
             session_recorder.clone(),
             reviews.clone(),
             config.exec.clone(),
+            audit.log.clone(),
+            audit.allowed_queries,
         ));
         let door = Arc::new(FrontDoor {
             catalog: catalog.clone(),

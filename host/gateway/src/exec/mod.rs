@@ -33,6 +33,7 @@ mod settings;
 pub use runner::spawn_runner;
 pub use settings::ExecSettings;
 
+use crate::audit::{AuditLog, SessionAudit};
 use crate::catalog::CatalogHandle;
 use crate::pg::upstream::{self, UpstreamConfig};
 use crate::pg::wire::frontend::FrontendMessage;
@@ -58,6 +59,11 @@ pub struct Executor {
     recorder: Arc<dyn SessionRecorder>,
     reviews: Arc<Workflow>,
     settings: ExecSettings,
+    /// Exec sessions are audited like native ones (see `crate::audit`):
+    /// refusals, `session.start` and audited verdicts are committed before
+    /// the caller is answered or the query runs.
+    audit: AuditLog,
+    audit_allowed_queries: bool,
 }
 
 /// One exec to run.
@@ -142,6 +148,8 @@ impl Executor {
         recorder: Arc<dyn SessionRecorder>,
         reviews: Arc<Workflow>,
         settings: ExecSettings,
+        audit: AuditLog,
+        audit_allowed_queries: bool,
     ) -> Self {
         Self {
             catalog,
@@ -150,7 +158,35 @@ impl Executor {
             recorder,
             reviews,
             settings,
+            audit,
+            audit_allowed_queries,
         }
+    }
+
+    /// Record a refused exec session (session record and, committed before
+    /// the caller hears of it, the audit event).
+    async fn refused(
+        &self,
+        audit: &SessionAudit,
+        job: &Job<'_>,
+        action: &str,
+        reason: String,
+    ) -> GatewayError {
+        self.recorder.record(SessionEvent::Refused {
+            client: job.client_address.clone(),
+            user: job.identity.email.clone(),
+            connection: job.connection.to_string(),
+            reason: reason.clone(),
+            at: SystemTime::now(),
+        });
+        if let Err(err) = audit
+            .log
+            .append(audit.context.refused(action, &reason, None))
+            .await
+        {
+            tracing::error!(error = %err, "an exec refusal could not be audited");
+        }
+        GatewayError::Denied(reason)
     }
 
     /// Run `request` (see the module docs).
@@ -189,30 +225,42 @@ impl Executor {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
         };
-        let refuse = |reason: String| {
-            self.recorder.record(SessionEvent::Refused {
-                client: job.client_address.clone(),
-                user: job.identity.email.clone(),
-                connection: name.to_string(),
-                reason: reason.clone(),
-                at: SystemTime::now(),
-            });
-            GatewayError::Denied(reason)
+        let audit = SessionAudit::new(self.audit.clone(), &session, self.audit_allowed_queries);
+        let mut plugins = match pipeline.open_session(&self.runtime, &session).await {
+            Ok(plugins) => plugins,
+            Err(fault) => {
+                audit.log.submit(audit.context.fault(&fault));
+                let reason = format!("access denied: {fault}");
+                return Err(self.refused(&audit, &job, "session.refused", reason).await);
+            }
         };
-        let mut plugins = pipeline
-            .open_session(&self.runtime, &session)
-            .await
-            .map_err(|fault| refuse(format!("access denied: {fault}")))?;
-        match plugins.on_connect().await.verdict {
+        let decision = plugins.on_connect().await;
+        if let Some(fault) = &decision.fault {
+            audit.log.submit(audit.context.fault(fault));
+        }
+        match decision.verdict {
             ConnectVerdict::Allow => {}
-            ConnectVerdict::Deny(reason) => return Err(refuse(reason)),
+            ConnectVerdict::Deny(reason) => {
+                return Err(self.refused(&audit, &job, "session.denied", reason).await);
+            }
             ConnectVerdict::Review(request) => {
                 match self.reviews.admit(&job.identity, name, &request).await {
                     Admission::Allowed(_) => {}
-                    Admission::Refused(reason) => return Err(refuse(reason)),
+                    Admission::Refused(reason) => {
+                        return Err(self
+                            .refused(&audit, &job, "session.review_required", reason)
+                            .await);
+                    }
                 }
             }
         }
+        audit
+            .log
+            .append(audit.context.started())
+            .await
+            .map_err(|err| {
+                GatewayError::Unavailable(format!("the audit log is unavailable: {err}"))
+            })?;
         self.recorder.record(SessionEvent::Connected {
             session_id: session.id.clone(),
             client: job.client_address.clone(),
@@ -230,9 +278,17 @@ impl Executor {
             rows: 0,
         };
         let outcome = self
-            .decide_and_run(&job, &session, &mut plugins, &mut recording)
+            .decide_and_run(&job, &session, &audit, &mut plugins, &mut recording)
             .await;
+        let (denied, rows, duration) = (
+            recording.denied,
+            recording.rows,
+            recording.started.elapsed(),
+        );
         recording.end(&mut plugins).await;
+        audit
+            .log
+            .submit(audit.context.ended(1, denied, rows, duration));
         outcome
     }
 
@@ -240,6 +296,7 @@ impl Executor {
         &self,
         job: &Job<'_>,
         session: &Session,
+        audit: &SessionAudit,
         plugins: &mut SessionPlugins,
         recording: &mut Recording<'_>,
     ) -> Result<ExecOutcome, GatewayError> {
@@ -251,6 +308,10 @@ impl Executor {
             parameters: Vec::new(),
         };
         let decision = plugins.on_query(&mut query).await;
+        // Audited verdicts are committed before they are acted on.
+        audit.decided(&query, &decision).await.map_err(|err| {
+            GatewayError::Unavailable(format!("the audit log is unavailable: {err}"))
+        })?;
         let decided_by = decision.decided_by;
         let mut review_id = None;
         let verdict = match decision.verdict {
