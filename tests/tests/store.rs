@@ -231,3 +231,36 @@ async fn a_plugin_bound_through_the_api_applies_to_the_next_session_without_a_re
     let denied = denied.expect("new sessions get the plugin bound through the API");
     assert_eq!(denied.code().unwrap().code(), "42501");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn review_links_open_a_page_that_reads_the_review_through_the_api() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = TestGateway::start(&[]).await;
+    let get = |path: &'static str| async move {
+        let mut socket = tokio::net::TcpStream::connect(gw.gateway.api_addr)
+            .await
+            .unwrap();
+        socket
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut response = String::new();
+        socket.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    let page = get("/reviews/abc-123").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        page.to_ascii_lowercase()
+            .contains("content-type: text/html")
+    );
+    assert!(page.contains(r#"const id = "abc-123";"#));
+    assert!(
+        page.contains("X-Requested-With"),
+        "changes go through the API's CSRF rule"
+    );
+    let refused = get("/reviews/%3Cscript%3E").await;
+    assert!(refused.starts_with("HTTP/1.1 404"), "{refused}");
+}

@@ -116,7 +116,9 @@ pub async fn serve(
             .with_context(|| format!("discovering the OIDC provider {}", oidc.issuer))?;
         state = state.with_oidc(client);
     }
-    let app = gatehouse_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = gatehouse_api::router(state)
+        .merge(crate::review_page::routes())
+        .into_make_service_with_connect_info::<SocketAddr>();
     let serving = tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, app).await {
             tracing::error!(error = %err, "the API listener stopped");

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod identity;
 pub mod pg;
 pub mod record;
+pub mod review_page;
 pub mod reviews;
 pub mod server;
 pub mod workers;
