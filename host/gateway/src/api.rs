@@ -42,24 +42,8 @@ impl ConnectionTester for UpstreamTester {
                     .test(connection, credentials)
                     .await;
             }
-            let user = credentials
-                .username
-                .clone()
-                .unwrap_or_else(|| "postgres".into());
-            let mut config = UpstreamConfig::new(
-                credentials.address.clone(),
-                credentials
-                    .database
-                    .clone()
-                    .unwrap_or_else(|| "postgres".into()),
-                user.clone(),
-                credentials
-                    .password
-                    .as_ref()
-                    .map(|s| s.expose().to_string()),
-            );
-            config.tls = credentials.tls.as_str().parse()?;
-            config.ca_file = credentials.ca_file.as_ref().map(Into::into);
+            let config = UpstreamConfig::from_credentials(&credentials);
+            let user = config.user.clone();
             drop(credentials);
             let upstream = upstream::connect(&config)
                 .await

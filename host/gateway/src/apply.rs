@@ -134,17 +134,6 @@ fn store_kind(kind: config::ResourceKind) -> ResourceKind {
     }
 }
 
-fn store_tls(tls: crate::pg::upstream::UpstreamTls) -> TlsMode {
-    use crate::pg::upstream::UpstreamTls;
-    match tls {
-        UpstreamTls::Disable => TlsMode::Disable,
-        UpstreamTls::Prefer => TlsMode::Prefer,
-        UpstreamTls::Require => TlsMode::Require,
-        UpstreamTls::VerifyCa => TlsMode::VerifyCa,
-        UpstreamTls::VerifyFull => TlsMode::VerifyFull,
-    }
-}
-
 fn store_secret(secret: &config::SecretRef) -> SecretRef {
     match secret {
         config::SecretRef::Env(var) => SecretRef::Env(var.clone()),
@@ -175,7 +164,8 @@ async fn apply_resource(
                 address: (stored.address != resource.address).then(|| resource.address.clone()),
                 description: (stored.description != resource.description)
                     .then(|| resource.description.clone()),
-                tls: (stored.tls != store_tls(resource.tls)).then(|| store_tls(resource.tls)),
+                tls: (stored.tls != TlsMode::from(resource.tls))
+                    .then(|| TlsMode::from(resource.tls)),
                 ca_file: (stored.ca_file != ca_file).then(|| ca_file.clone()),
                 ..Default::default()
             };
@@ -195,7 +185,7 @@ async fn apply_resource(
             let mut new =
                 NewResource::new(&resource.name, store_kind(resource.kind), &resource.address);
             new.description = resource.description.clone();
-            new.tls = store_tls(resource.tls);
+            new.tls = TlsMode::from(resource.tls);
             new.ca_file = ca_file.clone();
             store.resources().create(actor, new).await?
         }

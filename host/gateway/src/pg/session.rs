@@ -300,27 +300,7 @@ async fn upstream_config(
         .resolve_credentials(connection.id)
         .await
         .map_err(|err| anyhow::anyhow!("{err}"))?;
-    let mut config = UpstreamConfig::new(
-        credentials.address.clone(),
-        credentials
-            .database
-            .clone()
-            .unwrap_or_else(|| "postgres".into()),
-        credentials
-            .username
-            .clone()
-            .unwrap_or_else(|| "postgres".into()),
-        credentials
-            .password
-            .as_ref()
-            .map(|secret| secret.expose().to_string()),
-    );
-    config.tls = credentials
-        .tls
-        .as_str()
-        .parse()
-        .map_err(|err: String| anyhow::anyhow!(err))?;
-    config.ca_file = credentials.ca_file.as_ref().map(std::path::PathBuf::from);
+    let mut config = UpstreamConfig::from_credentials(&credentials);
     config.startup_params = params.to_vec();
     Ok(config)
 }

@@ -1,6 +1,8 @@
 //! What the gateway needs to log in upstream: address, database, the stored
 //! credentials and the TLS policy. The password is redacted from `Debug`.
 
+use gatehouse_store::connections::Credentials;
+use gatehouse_store::resources::TlsMode;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -130,6 +132,50 @@ impl UpstreamConfig {
             ca_file: None,
             startup_params: Vec::new(),
             connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl UpstreamConfig {
+    /// How to reach a stored connection's upstream with its resolved
+    /// `credentials` (PostgreSQL's own defaults, `postgres`, for a missing
+    /// database or user). The one place store credentials become a login.
+    pub fn from_credentials(credentials: &Credentials) -> Self {
+        let mut config = UpstreamConfig::new(
+            credentials.address.clone(),
+            credentials.database.as_deref().unwrap_or("postgres"),
+            credentials.username.as_deref().unwrap_or("postgres"),
+            credentials
+                .password
+                .as_ref()
+                .map(|secret| secret.expose().to_string()),
+        );
+        config.tls = credentials.tls.into();
+        config.ca_file = credentials.ca_file.as_ref().map(PathBuf::from);
+        config
+    }
+}
+
+impl From<TlsMode> for UpstreamTls {
+    fn from(mode: TlsMode) -> Self {
+        match mode {
+            TlsMode::Disable => UpstreamTls::Disable,
+            TlsMode::Prefer => UpstreamTls::Prefer,
+            TlsMode::Require => UpstreamTls::Require,
+            TlsMode::VerifyCa => UpstreamTls::VerifyCa,
+            TlsMode::VerifyFull => UpstreamTls::VerifyFull,
+        }
+    }
+}
+
+impl From<UpstreamTls> for TlsMode {
+    fn from(tls: UpstreamTls) -> Self {
+        match tls {
+            UpstreamTls::Disable => TlsMode::Disable,
+            UpstreamTls::Prefer => TlsMode::Prefer,
+            UpstreamTls::Require => TlsMode::Require,
+            UpstreamTls::VerifyCa => TlsMode::VerifyCa,
+            UpstreamTls::VerifyFull => TlsMode::VerifyFull,
         }
     }
 }
