@@ -1,14 +1,12 @@
 //! audit-webhook in the real runtime, POSTing through the host's `http`
 //! capability to a real local HTTP receiver.
 
-mod receiver;
-
 use std::time::Duration;
 
+use gatehouse_sdk::harness::receiver::Receiver;
 use gatehouse_sdk::harness::{Grants, TestPlugin, TestService};
 use gatehouse_sdk::{AuditEvent, AuditOutcome, Hook, Identity, Role};
 use hmac::{Hmac, KeyInit, Mac};
-use receiver::Receiver;
 use sha2::Sha256;
 
 const SECRET: &str = "s3cr3t-for-this-test-only";

@@ -1,17 +1,15 @@
 //! notify-webhook in the real runtime, POSTing notices through the host's
 //! `http` capability to a real local HTTP receiver.
 
-mod receiver;
-
 use std::time::Duration;
 
+use gatehouse_sdk::harness::receiver::Receiver;
 use gatehouse_sdk::harness::{Grants, TestPlugin, TestService};
 use gatehouse_sdk::{
     Hook, Identity, Review, ReviewDecision, ReviewEvent, ReviewKind, ReviewState, ReviewTransition,
     ReviewVerdict, Role,
 };
 use hmac::{Hmac, KeyInit, Mac};
-use receiver::Receiver;
 use sha2::Sha256;
 
 const NOW: u64 = 1_737_191_520_250;

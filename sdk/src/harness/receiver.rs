@@ -1,6 +1,9 @@
-//! A real HTTP/1.1 server on `127.0.0.1:0` (hyper, on its own thread and
-//! tokio runtime, so it answers while the harness's executor runs the
-//! plugin): records every request and answers with a settable status.
+//! A real HTTP/1.1 receiver for testing plugins that use `http-outbound`
+//! (webhooks, notifiers): a server on `127.0.0.1:0` (hyper, on its own
+//! thread and tokio runtime, so it answers while the harness's executor
+//! runs the plugin) that records every request and answers with a settable
+//! status. Grant the plugin `http` to [`Receiver::base`] and inspect
+//! [`Receiver::requests`].
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};

@@ -27,6 +27,8 @@
 //! test helpers. Verdicts come back as the SDK's own types, so tests compare
 //! against the same `QueryVerdict` the plugin returns.
 
+pub mod receiver;
+
 use crate::{ConnectVerdict, ConnectionKind, QueryVerdict, Role};
 use gatehouse_runtime::{self as runtime, types as rt};
 use std::cell::Cell;
