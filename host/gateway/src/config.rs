@@ -187,6 +187,10 @@ pub struct RuntimeSection {
     /// Must be writable only by the gateway: cached code is trusted.
     #[serde(default)]
     pub cache_dir: Option<PathBuf>,
+    /// PEM roots that plugins' `https` requests (`http-outbound`) trust
+    /// instead of the bundled public ones (an internal CA).
+    #[serde(default)]
+    pub http_ca_file: Option<PathBuf>,
 }
 
 impl Default for RuntimeSection {
@@ -195,6 +199,7 @@ impl Default for RuntimeSection {
             max_instances: default_max_instances(),
             max_memory_mb: default_max_memory_mb(),
             cache_dir: None,
+            http_ca_file: None,
         }
     }
 }
@@ -380,8 +385,11 @@ impl Config {
             }
         };
         rebase(&mut self.gateway.state_dir);
-        if let Some(dir) = &mut self.runtime.cache_dir {
-            rebase(dir);
+        for path in [&mut self.runtime.cache_dir, &mut self.runtime.http_ca_file]
+            .into_iter()
+            .flatten()
+        {
+            rebase(path);
         }
         for path in [&mut self.postgres.tls_cert, &mut self.postgres.tls_key]
             .into_iter()

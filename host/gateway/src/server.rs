@@ -90,6 +90,7 @@ pub fn runtime_settings(config: &Config) -> RuntimeSettings {
             .clone()
             .unwrap_or_else(|| config.gateway.state_dir.join("compiled")),
     );
+    settings.http_ca_file = config.runtime.http_ca_file.clone();
     settings
 }
 

@@ -228,6 +228,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_operator_ca_file_must_be_readable_pem() {
+        let missing = std::path::Path::new("/nonexistent/gatehouse-ca.pem");
+        let err = HttpClient::with_roots(Some(missing)).err().unwrap();
+        assert!(err.contains("/nonexistent/gatehouse-ca.pem"), "{err}");
+        let dir = std::env::temp_dir().join(format!("gatehouse-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join("ca.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let err = HttpClient::with_roots(Some(&garbage)).err().unwrap();
+        assert!(err.contains("ca.pem"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(HttpClient::with_roots(None).is_ok());
+    }
+
+    #[test]
     fn prefixes_match_origin_exactly_and_path_by_segment() {
         let p = AllowedPrefix::parse("http://hooks.example.com/services/").unwrap();
         assert!(p.allows("http://hooks.example.com/services/T1/B2"));
