@@ -49,6 +49,8 @@
 #                   (with BENCH_KEEP=1 to read it; BENCH_PERF_ARGS, default
 #                   "-g -F 999"; "--call-graph dwarf -F 499" for full stacks)
 #   BENCH_SESSION_THREADS  the gateway's session_threads (default: one per core)
+#   BENCH_AUDIT_ALLOWED    the gateway's [audit] allowed_queries (its default
+#                   when unset): every allowed query a durable audit event
 #   BENCH_KEEP      1: keep the temp dir (logs, configs, CSV, perf data)
 #   BENCH_CACHE_DIR compiled-plugin cache (target/gatehouse-bench-compiled:
 #                   only the first start compiles plugins)
@@ -308,6 +310,9 @@ cat >"$TMP/gatehouse.toml" <<EOF
 [gateway]
 state_dir = "$TMP/state"
 ${BENCH_SESSION_THREADS:+session_threads = $BENCH_SESSION_THREADS}
+
+[audit]
+${BENCH_AUDIT_ALLOWED:+allowed_queries = $BENCH_AUDIT_ALLOWED}
 
 [runtime]
 # Shared across runs: only the first start compiles the plugins.

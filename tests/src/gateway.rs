@@ -47,6 +47,17 @@ impl TestGateway {
     /// Like [`TestGateway::start`], listening on `listen` with extra
     /// `[postgres]` settings (TOML lines).
     pub async fn start_on(listen: &str, postgres_settings: &str, plugins: &[&str]) -> Self {
+        Self::start_with(listen, postgres_settings, "", plugins).await
+    }
+
+    /// Like [`TestGateway::start_on`], with extra top-level sections (TOML,
+    /// e.g. `[audit]` settings).
+    pub async fn start_with(
+        listen: &str,
+        postgres_settings: &str,
+        sections: &str,
+        plugins: &[&str],
+    ) -> Self {
         let state = tempfile::tempdir().expect("state dir");
         let (token, digest) = new_token();
         let (approver_token, approver_digest) = new_token();
@@ -63,6 +74,7 @@ listen = "127.0.0.1:0"
 [postgres]
 listen = "{listen}"
 {postgres_settings}
+{sections}
 [[plugins]]
 path = "{sandbox}"
 [[users]]

@@ -195,6 +195,40 @@ async fn a_held_query_runs_once_after_approval() {
         .get(0);
     assert_eq!(left, 2);
 
+    // The audit trail names the review: `query.held` (committed after the
+    // review exists) and `query.executed` for the run it approved.
+    let events = gw.gateway.store.audit().after(0, 1000).await.unwrap();
+    let naming = |action: &str| {
+        events
+            .iter()
+            .filter(|e| e.action == action)
+            .map(|e| {
+                let review = e.attributes.iter().find(|(k, _)| k == "review.id");
+                (review.map(|(_, v)| v.clone()), e.sequence)
+            })
+            .collect::<Vec<_>>()
+    };
+    let held = naming("query.held");
+    assert_eq!(held.len(), 2, "held twice: {held:?}");
+    assert!(
+        held.iter()
+            .all(|(review, _)| review.as_deref() == Some(id.as_str()))
+    );
+    let requested = events
+        .iter()
+        .find(|e| {
+            e.action == "review.requested"
+                && e.target.as_deref() == Some(format!("review:{id}").as_str())
+        })
+        .expect("the review's own event");
+    assert!(
+        held[0].1 > requested.sequence,
+        "held after the review exists"
+    );
+    let executed = naming("query.executed");
+    assert_eq!(executed.len(), 1);
+    assert_eq!(executed[0].0.as_deref(), Some(id.as_str()));
+
     // ...and a third time it is held again, under a new review.
     let err = client
         .simple_query("delete from gh_review_once where id = 1")

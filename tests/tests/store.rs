@@ -13,12 +13,23 @@ config = { deny_statements = ["drop", "truncate"] }"#;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_and_their_queries_are_recorded_in_the_store() {
-    let gw = TestGateway::start(&[GUARDRAILS]).await;
+    let gw = TestGateway::start_with(
+        "127.0.0.1:0",
+        "",
+        "[audit]\nallowed_queries = true",
+        &[GUARDRAILS],
+    )
+    .await;
     {
         let client = gw.client().await;
         client.simple_query("select 1").await.unwrap();
         client.simple_query("drop table nope").await.unwrap_err();
         client.query("select $1::int", &[&7i32]).await.unwrap();
+        // One prepared statement run three times: one decision, three runs.
+        let statement = client.prepare("select $1::int + 1").await.unwrap();
+        for n in 0..3i32 {
+            client.query(&statement, &[&n]).await.unwrap();
+        }
     }
     // The session ends when the client is dropped; wait for the record.
     let store = &gw.gateway.store;
@@ -41,19 +52,57 @@ async fn sessions_and_their_queries_are_recorded_in_the_store() {
     assert_eq!(session.email, gatehouse_tests::gateway::USER);
     assert_eq!(session.connection, "pg.test");
     assert!(session.ended_at.is_some(), "the end is recorded");
-    assert_eq!((session.queries, session.denied), (3, 1));
+    assert_eq!((session.queries, session.denied), (4, 1));
 
     let events = store.sessions().events(&session.id, 0, 100).await.unwrap();
     let verdicts: Vec<_> = events.iter().map(|e| e.verdict.unwrap()).collect();
     assert_eq!(
         verdicts,
-        [Verdict::Allowed, Verdict::Denied, Verdict::Allowed]
+        [
+            Verdict::Allowed,
+            Verdict::Denied,
+            Verdict::Allowed,
+            Verdict::Allowed,
+            Verdict::Allowed,
+            Verdict::Allowed
+        ]
+    );
+    let seqs: Vec<_> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6], "every run is its own event");
+    let reruns: Vec<_> = events[3..].iter().map(|e| e.query_id).collect();
+    assert_eq!(
+        reruns,
+        [Some(4); 3],
+        "the prepared statement's runs share its decision"
+    );
+    assert!(
+        events[3..]
+            .iter()
+            .all(|e| e.query.as_deref() == Some("select $1::int + 1") && e.rows == 1)
     );
     let denied = &events[1];
     assert_eq!(denied.query.as_deref(), Some("drop table nope"));
     assert_eq!(denied.decided_by.as_deref(), Some("guardrails"));
     assert!(denied.reason.as_deref().unwrap().contains("DROP"));
     assert_eq!(events[0].rows, 1);
+
+    // Every decision is an audit event, allowed ones too (`[audit]
+    // allowed_queries`): one per decision, not per run of a prepared
+    // statement.
+    let audited = store.audit().after(0, 1000).await.unwrap();
+    let texts = |action: &str| {
+        audited
+            .iter()
+            .filter(|e| e.action == action && e.session_id.as_deref() == Some(session.id.as_str()))
+            .filter_map(|e| e.attributes.iter().find(|(k, _)| k == "query.text"))
+            .map(|(_, text)| text.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        texts("query.allowed"),
+        ["select 1", "select $1::int", "select $1::int + 1"]
+    );
+    assert_eq!(texts("query.denied"), ["drop table nope"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -646,7 +646,7 @@ fn schemas() -> Value {
             "SessionEvent",
             obj(
                 json!({
-                    "seq": i(), "kind": s(), "at": i(), "query": os(),
+                    "seq": i(), "query_id": { "type": ["integer", "null"] }, "kind": s(), "at": i(), "query": os(),
                     "verdict": { "type": ["string", "null"], "enum": ["allowed", "rewritten", "denied", "review", null] },
                     "reason": os(), "decided_by": os(), "duration_us": i(), "rows": i(), "command_tag": os(),
                     "counters": { "type": "object", "additionalProperties": { "type": "integer" } }

@@ -88,6 +88,11 @@ pub struct GatewaySection {
     /// `GATEHOUSE_STORE_URL`.
     #[serde(default)]
     pub store_url: Option<String>,
+    /// An SQLite store's `synchronous`: `normal` (default; no commit is
+    /// lost when the process dies) or `full` (also none on power loss, an
+    /// `fsync` per commit group).
+    #[serde(default)]
+    pub store_synchronous: gatehouse_store::SqliteSynchronous,
     /// The administrator created on first start when the store has none
     /// (its one-time token is printed). Default `admin@localhost`.
     #[serde(default = "default_admin_email")]
@@ -104,6 +109,7 @@ impl Default for GatewaySection {
             state_dir: default_state_dir(),
             session_threads: None,
             store_url: None,
+            store_synchronous: Default::default(),
             admin_email: default_admin_email(),
         }
     }

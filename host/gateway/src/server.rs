@@ -104,12 +104,14 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .store_url
         .clone()
         .or_else(|| std::env::var(STORE_URL_ENV).ok());
+    let mut options = StoreOptions::new(url.clone().unwrap_or_default());
+    options.sqlite_synchronous = config.gateway.store_synchronous;
     let store = match url {
-        None => Store::open_default(state_dir).await,
-        Some(url) => {
+        None => Store::open_default_with(state_dir, options).await,
+        Some(_) => {
             let keys =
                 gatehouse_store::SecretKeys::load(state_dir).context("loading the secret key")?;
-            Store::open_with(StoreOptions::new(url), keys).await
+            Store::open_with(options, keys).await
         }
     };
     store.context("opening the store")
@@ -306,7 +308,7 @@ impl Gateway {
     }
 
     /// Serve until the listener fails (or the task is aborted).
-    pub async fn wait(mut self) -> anyhow::Result<()> {
+    pub async fn wait(&mut self) -> anyhow::Result<()> {
         (&mut self.serving)
             .await
             .context("the PostgreSQL listener stopped")?
@@ -331,25 +333,17 @@ impl Drop for Gateway {
 }
 
 /// Whether an admin change was committed after audit sequence `seen`
-/// (sessions and logins also write audit events; they change nothing the
-/// catalog holds). Moves `seen` forward.
+/// (sessions, queries and logins also write audit events; they change
+/// nothing the catalog holds). Moves `seen` forward.
 async fn admin_changed_since(store: &Store, seen: &mut i64) -> bool {
-    const PAGE: u32 = 500;
-    let mut changed = false;
-    loop {
-        let events = match store.audit().after(*seen, PAGE).await {
-            Ok(events) => events,
-            Err(err) => {
-                tracing::warn!(error = %err, "polling the store for changes failed");
-                return false;
-            }
-        };
-        if let Some(last) = events.last() {
-            *seen = last.sequence;
+    match store.audit().admin_changed_after(*seen).await {
+        Ok((changed, latest)) => {
+            *seen = latest;
+            changed
         }
-        changed |= events.iter().any(|event| event.category == "admin");
-        if events.len() < PAGE as usize {
-            return changed;
+        Err(err) => {
+            tracing::warn!(error = %err, "polling the store for changes failed");
+            false
         }
     }
 }

@@ -23,6 +23,24 @@
 //! parks the head event and moves on. Retention
 //! ([`Audit::delete_older_than`]) never deletes an event a sink has not yet
 //! passed.
+//!
+//! Leases: gateway nodes sharing a store each run a deliverer per sink, but
+//! only the holder of the sink's lease delivers it.
+//! [`Audit::acquire_sink_lease`] takes the lease in one conditional
+//! `UPDATE` when it is free, expired, or already the caller's (then it is
+//! renewed), so of any number of contenders exactly one wins;
+//! [`Audit::release_sink_lease`] gives it up. Every cursor write
+//! (`mark_delivered`, `mark_failed`, `dead_letter`) names its holder and is
+//! *fenced*: it is applied only while that holder is still the one recorded
+//! on the sink (the row is locked for the check: `FOR UPDATE` on
+//! PostgreSQL, the write lock on SQLite), and otherwise writes nothing and
+//! answers [`Fenced::LeaseLost`]. A node whose lease was taken over while a
+//! batch was in flight therefore can neither move the cursor back nor
+//! advance it past what the new holder delivers. A lease that expired but
+//! was not taken by anyone is still its holder's (its writes go through,
+//! and its next acquire renews it). Expiry is judged by the clock of the
+//! node asking (`lease_until` is Unix ms, like every time here), so nodes'
+//! clocks must agree to well within the lease's time to live.
 
 use crate::Store;
 use crate::actor::{Actor, Identity};
@@ -174,6 +192,36 @@ pub struct SinkState {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Who holds a sink's delivery lease (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SinkLease {
+    /// The holding node's id.
+    pub holder: String,
+    /// Unix ms after which another node may take the lease.
+    pub until: i64,
+}
+
+/// The outcome of a cursor write made on behalf of a lease holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Fenced<T> {
+    /// Written: the caller still held the sink's lease.
+    Held(T),
+    /// Another node holds the lease (or it was released): nothing was
+    /// written, and the caller must stop delivering the sink.
+    LeaseLost,
+}
+
+impl<T> Fenced<T> {
+    /// The written state, if the caller still held the lease.
+    pub fn held(self) -> Option<T> {
+        match self {
+            Fenced::Held(value) => Some(value),
+            Fenced::LeaseLost => None,
+        }
+    }
 }
 
 /// An event a sink gave up on.
@@ -349,11 +397,18 @@ impl<'s> Audit<'s> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.store.begin().await?;
-        let mut stored = Vec::with_capacity(events.len());
-        for event in events {
-            stored.push(insert(&mut tx, self.store.backend, event).await?);
+        if self.store.backend == Backend::Sqlite {
+            // One statement is one transaction: no BEGIN/COMMIT round trips.
+            return crate::audit_append::append_all(&self.store.writer, self.store.backend, events)
+                .await;
         }
+        let mut tx = self.store.begin().await?;
+        // Held to commit: sequence order is commit order.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let stored = crate::audit_append::append_all(&mut *tx, self.store.backend, events).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -440,6 +495,23 @@ impl<'s> Audit<'s> {
             .fetch_one(&self.store.pool)
             .await?;
         Ok(latest.unwrap_or(0))
+    }
+
+    /// Whether an `admin` event was stored after sequence `after`, and the
+    /// highest sequence now (to pass as `after` next time): how gateway
+    /// nodes sharing a store notice each other's changes without reading
+    /// every query's event.
+    pub async fn admin_changed_after(&self, after: i64) -> Result<(bool, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT MAX(sequence) FROM audit_events) AS latest, \
+             (SELECT MIN(sequence) FROM audit_events WHERE sequence > $1 AND category = 'admin') AS admin",
+        )
+        .bind(after)
+        .fetch_one(&self.store.pool)
+        .await?;
+        let latest: Option<i64> = row.try_get("latest")?;
+        let admin: Option<i64> = row.try_get("admin")?;
+        Ok((admin.is_some(), latest.unwrap_or(0).max(after)))
     }
 
     /// Deletes events older than `cutoff` (Unix ms) that every sink has
@@ -529,10 +601,18 @@ impl<'s> Audit<'s> {
         self.after(state.delivered_through, limit).await
     }
 
-    /// Records that `sink` delivered every event up to `through`.
-    pub async fn mark_delivered(&self, sink: &str, through: i64) -> Result<SinkState> {
+    /// Records that `sink` delivered every event up to `through`, if
+    /// `holder` still holds its lease (fenced, see the module docs).
+    pub async fn mark_delivered(
+        &self,
+        sink: &str,
+        holder: &str,
+        through: i64,
+    ) -> Result<Fenced<SinkState>> {
         let mut tx = self.store.begin().await?;
-        let state = sink_in(&mut tx, sink).await?;
+        let Some(state) = held_in(&mut tx, self.store.backend, sink, holder).await? else {
+            return Ok(Fenced::LeaseLost);
+        };
         if through < state.delivered_through {
             return Err(StoreError::conflict(format!(
                 "audit sink {sink} already delivered through {}",
@@ -545,51 +625,79 @@ impl<'s> Audit<'s> {
         if through > latest.unwrap_or(0) {
             return Err(StoreError::invalid(format!("no audit event {through} yet")));
         }
-        sqlx::query(
+        let written = sqlx::query(
             "UPDATE audit_sinks SET delivered_through = $1, attempts = 0, next_attempt_at = NULL, \
-             last_error = NULL, updated_at = $2 WHERE name = $3",
+             last_error = NULL, updated_at = $2 WHERE name = $3 AND lease_holder = $4",
         )
         .bind(through)
         .bind(now_ms())
         .bind(sink)
+        .bind(holder)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        self.sink(sink).await
+        self.finish_fenced(tx, sink, written.rows_affected()).await
     }
 
     /// Records a failed attempt to deliver `sequence` (the sink's head
-    /// event) and when to retry; returns the state with its attempt count,
-    /// so the caller can decide to [`dead_letter`](Self::dead_letter).
+    /// event) and when to retry, if `holder` still holds the sink's lease;
+    /// returns the state with its attempt count, so the caller can decide
+    /// to [`dead_letter`](Self::dead_letter).
     pub async fn mark_failed(
         &self,
         sink: &str,
+        holder: &str,
         sequence: i64,
         error: &str,
         next_attempt_at: i64,
-    ) -> Result<SinkState> {
+    ) -> Result<Fenced<SinkState>> {
         let mut tx = self.store.begin().await?;
-        check_head(&mut tx, sink, sequence).await?;
-        sqlx::query(
+        let Some(state) = held_in(&mut tx, self.store.backend, sink, holder).await? else {
+            return Ok(Fenced::LeaseLost);
+        };
+        check_head(&mut tx, &state, sequence).await?;
+        let written = sqlx::query(
             "UPDATE audit_sinks SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2, \
-             updated_at = $3 WHERE name = $4",
+             updated_at = $3 WHERE name = $4 AND lease_holder = $5",
         )
         .bind(next_attempt_at)
         .bind(error)
         .bind(now_ms())
         .bind(sink)
+        .bind(holder)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        self.sink(sink).await
+        self.finish_fenced(tx, sink, written.rows_affected()).await
     }
 
-    /// Gives up on `sequence` (the sink's head event): parks it as a dead
-    /// letter and moves the sink past it.
-    pub async fn dead_letter(&self, sink: &str, sequence: i64, error: &str) -> Result<SinkState> {
+    /// Gives up on `sequence` (the sink's head event), if `holder` still
+    /// holds the sink's lease: parks it as a dead letter and moves the sink
+    /// past it.
+    pub async fn dead_letter(
+        &self,
+        sink: &str,
+        holder: &str,
+        sequence: i64,
+        error: &str,
+    ) -> Result<Fenced<SinkState>> {
         let now = now_ms();
         let mut tx = self.store.begin().await?;
-        let state = check_head(&mut tx, sink, sequence).await?;
+        let Some(state) = held_in(&mut tx, self.store.backend, sink, holder).await? else {
+            return Ok(Fenced::LeaseLost);
+        };
+        check_head(&mut tx, &state, sequence).await?;
+        let written = sqlx::query(
+            "UPDATE audit_sinks SET delivered_through = $1, attempts = 0, next_attempt_at = NULL, \
+             last_error = NULL, updated_at = $2 WHERE name = $3 AND lease_holder = $4",
+        )
+        .bind(sequence)
+        .bind(now)
+        .bind(sink)
+        .bind(holder)
+        .execute(&mut *tx)
+        .await?;
+        if written.rows_affected() == 0 {
+            return Ok(Fenced::LeaseLost);
+        }
         sqlx::query(
             "INSERT INTO audit_dead_letters (sink, sequence, attempts, last_error, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -601,17 +709,84 @@ impl<'s> Audit<'s> {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE audit_sinks SET delivered_through = $1, attempts = 0, next_attempt_at = NULL, \
-             last_error = NULL, updated_at = $2 WHERE name = $3",
-        )
-        .bind(sequence)
-        .bind(now)
-        .bind(sink)
-        .execute(&mut *tx)
-        .await?;
+        self.finish_fenced(tx, sink, 1).await
+    }
+
+    /// Commits a fenced write whose `UPDATE` touched `written` rows (none:
+    /// the lease was lost, and the transaction is rolled back), then reads
+    /// the sink's state.
+    async fn finish_fenced(&self, tx: Tx, sink: &str, written: u64) -> Result<Fenced<SinkState>> {
+        if written == 0 {
+            tx.rollback().await?;
+            return Ok(Fenced::LeaseLost);
+        }
         tx.commit().await?;
-        self.sink(sink).await
+        Ok(Fenced::Held(self.sink(sink).await?))
+    }
+
+    /// Takes `sink`'s delivery lease for `holder` for `ttl` if it is free,
+    /// expired, or already `holder`'s (then it is renewed); `false` if
+    /// another holder has it. Atomic: of several holders asking at once,
+    /// exactly one gets it. `NotFound` if the sink is not registered (where
+    /// a new cursor starts is [`register_sink`](Self::register_sink)'s
+    /// choice, not a lease's).
+    pub async fn acquire_sink_lease(
+        &self,
+        sink: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool> {
+        check_holder(holder)?;
+        let now = now_ms();
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let taken = sqlx::query(
+            "UPDATE audit_sinks SET lease_holder = $1, lease_until = $2 WHERE name = $3 \
+             AND (lease_holder IS NULL OR lease_holder = $1 OR lease_until IS NULL OR lease_until < $4)",
+        )
+        .bind(holder)
+        .bind(now.saturating_add(ttl))
+        .bind(sink)
+        .bind(now)
+        .execute(&self.store.pool)
+        .await?
+        .rows_affected();
+        if taken == 0 {
+            // Held by another, or no such sink.
+            self.sink(sink).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Gives up `sink`'s lease if `holder` has it (another node may take it
+    /// at once); `false` if it was not `holder`'s.
+    pub async fn release_sink_lease(&self, sink: &str, holder: &str) -> Result<bool> {
+        let released = sqlx::query(
+            "UPDATE audit_sinks SET lease_holder = NULL, lease_until = NULL \
+             WHERE name = $1 AND lease_holder = $2",
+        )
+        .bind(sink)
+        .bind(holder)
+        .execute(&self.store.pool)
+        .await?
+        .rows_affected();
+        Ok(released > 0)
+    }
+
+    /// Who holds `sink`'s lease, as recorded (an expired lease stays
+    /// recorded until another holder takes it or it is released).
+    pub async fn sink_lease(&self, sink: &str) -> Result<Option<SinkLease>> {
+        let row = sqlx::query("SELECT lease_holder, lease_until FROM audit_sinks WHERE name = $1")
+            .bind(sink)
+            .fetch_optional(&self.store.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("audit sink {sink}")))?;
+        let holder: Option<String> = row.try_get("lease_holder")?;
+        let until: Option<i64> = row.try_get("lease_until")?;
+        Ok(holder.map(|holder| SinkLease {
+            holder,
+            until: until.unwrap_or(0),
+        }))
     }
 
     /// Dead letters of `sink`, oldest first.
@@ -640,19 +815,45 @@ impl<'s> Audit<'s> {
     }
 }
 
-async fn sink_in(tx: &mut Tx, sink: &str) -> Result<SinkState> {
-    let row = sqlx::query("SELECT * FROM audit_sinks WHERE name = $1")
-        .bind(sink)
+fn check_holder(holder: &str) -> Result<()> {
+    if holder.is_empty() || holder.len() > 200 {
+        return Err(StoreError::invalid(
+            "a lease holder's id must be 1-200 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// The sink's state, locked until `tx` ends, if `holder` holds its lease;
+/// `None` if another does (or nobody).
+async fn held_in(
+    tx: &mut Tx,
+    backend: Backend,
+    sink: &str,
+    holder: &str,
+) -> Result<Option<SinkState>> {
+    let mut sql = Sql::new("SELECT * FROM audit_sinks WHERE name = ");
+    sql.bind(sink);
+    if backend == Backend::Postgres {
+        // SQLite's write transactions hold the database's write lock already.
+        sql.push(" FOR UPDATE");
+    }
+    let row = sql
+        .query()
         .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| StoreError::not_found(format!("audit sink {sink}")))?;
-    sink_from_row(&row)
+    let current: Option<String> = row.try_get("lease_holder")?;
+    if current.as_deref() != Some(holder) {
+        return Ok(None);
+    }
+    Ok(Some(sink_from_row(&row)?))
 }
 
-/// The sink's state, if `sequence` is its head (the first event after its
+/// Whether `sequence` is the sink's head (the first event after its
 /// cursor); otherwise a conflict.
-async fn check_head(tx: &mut Tx, sink: &str, sequence: i64) -> Result<SinkState> {
-    let state = sink_in(tx, sink).await?;
+async fn check_head(tx: &mut Tx, state: &SinkState, sequence: i64) -> Result<()> {
+    let sink = &state.name;
     let head: Option<i64> =
         sqlx::query_scalar("SELECT MIN(sequence) FROM audit_events WHERE sequence > $1")
             .bind(state.delivered_through)
@@ -664,5 +865,5 @@ async fn check_head(tx: &mut Tx, sink: &str, sequence: i64) -> Result<SinkState>
             head.map_or("none".to_string(), |h| h.to_string())
         )));
     }
-    Ok(state)
+    Ok(())
 }

@@ -30,6 +30,18 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_review_runs.sql"),
         include_str!("../migrations/postgres/0002_review_runs.sql"),
     ),
+    (
+        3,
+        "audit sink leases",
+        include_str!("../migrations/sqlite/0003_audit_sink_leases.sql"),
+        include_str!("../migrations/postgres/0003_audit_sink_leases.sql"),
+    ),
+    (
+        4,
+        "session event query id",
+        include_str!("../migrations/sqlite/0004_session_event_query_id.sql"),
+        include_str!("../migrations/postgres/0004_session_event_query_id.sql"),
+    ),
 ];
 
 /// The migrator for `backend`.

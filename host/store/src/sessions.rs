@@ -8,9 +8,12 @@
 //! sent (by design); nothing else secret ever is (no tokens, no upstream
 //! credentials).
 //!
-//! Events are keyed by `(session_id, seq)`, `seq` being the query's number
-//! within its session, so a replayed event is a `Conflict`, not a
-//! duplicate. An event for an unknown session is `NotFound`.
+//! Events are keyed by `(session_id, seq)`, `seq` being the event's number
+//! within its session, so a replayed event is a `Conflict` (or, in a
+//! [`Sessions::record_batch`], skipped), never a duplicate. `query_id` is
+//! the number of the query an event records: one prepared statement run
+//! many times is one query (one decision) with many events. An event for an
+//! unknown session is `NotFound` (skipped in a batch).
 //!
 //! Listing ([`Sessions::list`]) filters by user, connection, time and
 //! verdict (sessions with at least one event of that verdict) and pages
@@ -123,8 +126,11 @@ pub struct Session {
 /// One event of a session (a decided query, usually).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionEvent {
-    /// Order within the session (the query's id), from 1.
+    /// Order within the session, from 1.
     pub seq: u64,
+    /// The query (decision) this event records: the id the plugins saw.
+    /// Several events share it when a prepared statement runs repeatedly.
+    pub query_id: Option<u64>,
     /// `query`, or another kind the gateway defines.
     pub kind: String,
     /// Unix ms.
@@ -143,10 +149,12 @@ pub struct SessionEvent {
 }
 
 impl SessionEvent {
-    /// A `query` event at `at` with nothing else set.
+    /// A `query` event at `at` with nothing else set (its `query_id` is
+    /// `seq`, the common case of one run per decision).
     pub fn query(seq: u64, at: i64, text: impl Into<String>, verdict: Verdict) -> Self {
         SessionEvent {
             seq,
+            query_id: Some(seq),
             kind: "query".into(),
             at,
             query: Some(text.into()),
@@ -206,6 +214,9 @@ fn event_from_row(row: &AnyRow) -> Result<SessionEvent> {
     let verdict: Option<String> = row.try_get("verdict")?;
     Ok(SessionEvent {
         seq: db::get_u64(row, "seq")?,
+        query_id: row
+            .try_get::<Option<i64>, _>("query_id")?
+            .map(|id| id.max(0) as u64),
         kind: row.try_get("kind")?,
         at: row.try_get("at")?,
         query: row.try_get("query_text")?,
@@ -231,11 +242,12 @@ async fn insert_event(tx: &mut Tx, session_id: &str, event: &SessionEvent) -> Re
         return Err(StoreError::not_found(format!("session {session_id}")));
     }
     sqlx::query(
-        "INSERT INTO session_events (session_id, seq, kind, at, query_text, verdict, reason, decided_by, duration_us, \
-         row_count, command_tag, counters) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO session_events (session_id, seq, query_id, kind, at, query_text, verdict, reason, decided_by, \
+         duration_us, row_count, command_tag, counters) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(session_id)
     .bind(i64_of(event.seq))
+    .bind(event.query_id.map(i64_of))
     .bind(&event.kind)
     .bind(event.at)
     .bind(&event.query)
@@ -252,12 +264,91 @@ async fn insert_event(tx: &mut Tx, session_id: &str, event: &SessionEvent) -> Re
     Ok(())
 }
 
-/// Rows per INSERT statement in [`Sessions::record_batch`]. Small on
-/// purpose: SQLite maps each `$N` to its slot with a linear scan of the
-/// statement's parameters, so binding costs grow with the square of the
-/// parameters per statement (64 rows × 12 values spent more CPU binding
-/// than inserting).
-pub const BATCH_ROWS: usize = 8;
+/// What [`Sessions::record_batch`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub written: u64,
+    /// Events of unknown sessions, and events already recorded.
+    pub skipped: u64,
+}
+
+/// The session record's bulk insert: events as one JSON array of arrays.
+mod batch {
+    use super::{SessionEvent, i64_of};
+    use crate::db::{self, Backend};
+    use serde::Serialize;
+
+    /// One event, in the column order of [`insert_sql`]'s element access.
+    #[derive(Serialize)]
+    struct Row<'a>(
+        &'a str,
+        i64,
+        Option<i64>,
+        &'a str,
+        i64,
+        Option<&'a str>,
+        Option<&'static str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        i64,
+        i64,
+        Option<&'a str>,
+        // The counters' own JSON, as a string: both databases hand a
+        // string element back as the text the column stores.
+        String,
+    );
+
+    pub(super) fn encode(events: &[(String, SessionEvent)]) -> String {
+        let rows: Vec<Row<'_>> = events
+            .iter()
+            .map(|(session_id, e)| {
+                Row(
+                    session_id,
+                    i64_of(e.seq),
+                    e.query_id.map(i64_of),
+                    &e.kind,
+                    e.at,
+                    e.query.as_deref(),
+                    e.verdict.map(|v| v.as_str()),
+                    e.reason.as_deref(),
+                    e.decided_by.as_deref(),
+                    i64_of(e.duration_us),
+                    i64_of(e.rows),
+                    e.command_tag.as_deref(),
+                    if e.counters.is_empty() {
+                        "{}".to_string()
+                    } else {
+                        db::to_json(&e.counters)
+                    },
+                )
+            })
+            .collect();
+        serde_json::to_string(&rows).expect("session events serialize")
+    }
+
+    const SQLITE: &str = "INSERT INTO session_events (session_id, seq, query_id, kind, at, query_text, verdict, \
+         reason, decided_by, duration_us, row_count, command_tag, counters) \
+         SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5, \
+         e.value ->> 6, e.value ->> 7, e.value ->> 8, e.value ->> 9, e.value ->> 10, e.value ->> 11, \
+         e.value ->> 12 FROM json_each($1) AS e \
+         WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.id = e.value ->> 0) \
+         ON CONFLICT DO NOTHING";
+
+    const POSTGRES: &str = "INSERT INTO session_events (session_id, seq, query_id, kind, at, query_text, verdict, \
+         reason, decided_by, duration_us, row_count, command_tag, counters) \
+         SELECT e ->> 0, (e ->> 1)::bigint, (e ->> 2)::bigint, e ->> 3, (e ->> 4)::bigint, e ->> 5, e ->> 6, \
+         e ->> 7, e ->> 8, (e ->> 9)::bigint, (e ->> 10)::bigint, e ->> 11, e ->> 12 \
+         FROM json_array_elements($1::json) AS e \
+         WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.id = e ->> 0) \
+         ON CONFLICT DO NOTHING";
+
+    pub(super) fn insert_sql(backend: Backend) -> &'static str {
+        match backend {
+            Backend::Sqlite => SQLITE,
+            Backend::Postgres => POSTGRES,
+        }
+    }
+}
 
 /// The sessions repository.
 pub struct Sessions<'s> {
@@ -307,70 +398,35 @@ impl<'s> Sessions<'s> {
         Ok(())
     }
 
-    /// Records events of several sessions in one transaction (all or
-    /// none), inserting [`BATCH_ROWS`] rows per statement: the session
-    /// record's batch writer, where a statement per event would cost more
-    /// than the query it records.
-    pub async fn record_batch(&self, events: &[(String, SessionEvent)]) -> Result<()> {
+    /// Records events of several sessions in one statement: the session
+    /// record's batch writer, where a statement (or even a bound value) per
+    /// event would cost more than the query it records. The events travel
+    /// as one JSON array that the database unpacks (`json_each` on SQLite,
+    /// `json_array_elements` on PostgreSQL), so the cost per event is the
+    /// database's own insert, not the driver's per-value binding.
+    ///
+    /// Best effort per event, unlike [`Sessions::record_many`]: an event of
+    /// an unknown session, or one already recorded (a replay), is skipped
+    /// and counted in [`BatchOutcome::skipped`]; the others are written.
+    pub async fn record_batch(&self, events: &[(String, SessionEvent)]) -> Result<BatchOutcome> {
         if events.is_empty() {
-            return Ok(());
+            return Ok(BatchOutcome::default());
         }
-        let mut tx = self.store.begin().await?;
-        let mut checked = std::collections::BTreeSet::new();
-        for (session_id, event) in events {
+        for (_, event) in events {
             if event.kind.is_empty() || event.kind.len() > 64 {
                 return Err(StoreError::invalid("event kind must be 1-64 bytes"));
             }
-            if checked.insert(session_id.as_str()) {
-                let exists: Option<i64> =
-                    sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1")
-                        .bind(session_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if exists.is_none() {
-                    return Err(StoreError::not_found(format!("session {session_id}")));
-                }
-            }
         }
-        for chunk in events.chunks(BATCH_ROWS) {
-            let mut sql = Sql::new(
-                "INSERT INTO session_events (session_id, seq, kind, at, query_text, verdict, reason, decided_by, \
-                 duration_us, row_count, command_tag, counters) VALUES ",
-            );
-            for (i, (session_id, event)) in chunk.iter().enumerate() {
-                sql.push(if i == 0 { "(" } else { ", (" });
-                sql.bind(session_id.as_str())
-                    .push(", ")
-                    .bind(i64_of(event.seq))
-                    .push(", ")
-                    .bind(event.kind.as_str())
-                    .push(", ")
-                    .bind(event.at)
-                    .push(", ")
-                    .bind(event.query.clone())
-                    .push(", ")
-                    .bind(event.verdict.map(|v| v.as_str().to_string()))
-                    .push(", ")
-                    .bind(event.reason.clone())
-                    .push(", ")
-                    .bind(event.decided_by.clone())
-                    .push(", ")
-                    .bind(i64_of(event.duration_us))
-                    .push(", ")
-                    .bind(i64_of(event.rows))
-                    .push(", ")
-                    .bind(event.command_tag.clone())
-                    .push(", ")
-                    .bind(db::to_json(&event.counters))
-                    .push(")");
-            }
-            sql.query()
-                .execute(&mut *tx)
-                .await
-                .on_conflict(|| "an event of this batch is already recorded".to_string())?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let rows = batch::encode(events);
+        let written = sqlx::query(batch::insert_sql(self.store.backend))
+            .bind(rows)
+            .execute(&self.store.writer)
+            .await?
+            .rows_affected();
+        Ok(BatchOutcome {
+            written,
+            skipped: events.len() as u64 - written.min(events.len() as u64),
+        })
     }
 
     /// Writes the session's summary and end time.

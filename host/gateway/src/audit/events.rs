@@ -7,8 +7,9 @@
 //! proxy's per-query path only checks one flag and, for the verdicts that
 //! are audited, awaits one group commit.
 
-use super::log::{AuditError, AuditLog};
-use gatehouse_runtime::types::{self, Query, QueryProtocol, QueryVerdict};
+use super::log::{AuditError, AuditLog, Ticket};
+use crate::reviews::Gate;
+use gatehouse_runtime::types::{self, Query, QueryProtocol, QueryVerdict, ReviewRequest};
 use gatehouse_runtime::{Decision, Fault, PluginFault};
 use gatehouse_store::Role;
 use gatehouse_store::actor::Identity;
@@ -192,8 +193,8 @@ impl SessionContext {
         event
     }
 
-    /// The verdict on a query: `query.denied`, `query.held`,
-    /// `query.rewritten` or `query.allowed`.
+    /// The verdict on a query: `query.denied`, `query.rewritten` or
+    /// `query.allowed` (a `review` verdict is [`SessionContext::reviewed`]).
     pub fn verdict(
         &self,
         query: &Query,
@@ -208,9 +209,63 @@ impl SessionContext {
                 ("query.held", Outcome::Pending, Some(request.reason.clone()))
             }
         };
+        self.query_event(query, action, outcome, reason, decided_by)
+    }
+
+    /// A query a plugin wanted reviewed, once the review workflow has
+    /// placed it: `query.held` naming the review that holds it,
+    /// `query.executed` when it runs on an approved review, or
+    /// `query.denied` when it is refused all the same (rejected at once,
+    /// or the review could not be stored).
+    pub fn reviewed(
+        &self,
+        query: &Query,
+        request: &ReviewRequest,
+        decided_by: Option<&str>,
+        gate: &Gate,
+    ) -> NewAuditEvent {
+        let (action, outcome, reason, review_id) = match gate {
+            Gate::Held { review, .. } => (
+                "query.held",
+                Outcome::Pending,
+                request.reason.clone(),
+                Some(review.id.as_str()),
+            ),
+            Gate::Run { review_id } => (
+                "query.executed",
+                Outcome::Success,
+                request.reason.clone(),
+                Some(review_id.as_str()),
+            ),
+            Gate::Refused { message } => ("query.denied", Outcome::Denied, message.clone(), None),
+            Gate::Taken => (
+                "query.denied",
+                Outcome::Denied,
+                "the review's query was already run".to_string(),
+                None,
+            ),
+        };
+        let mut event = self.query_event(query, action, outcome, Some(reason), decided_by);
+        if let Some(id) = review_id {
+            event.attributes.push(("review.id".into(), id.to_string()));
+        }
+        event
+            .attributes
+            .push(("approver_groups".into(), request.approver_groups.join(",")));
+        event
+    }
+
+    fn query_event(
+        &self,
+        query: &Query,
+        action: &str,
+        outcome: Outcome,
+        reason: Option<String>,
+        decided_by: Option<&str>,
+    ) -> NewAuditEvent {
         let mut event = self.event("query", action, outcome);
         event.reason = reason;
-        let mut attributes = Vec::with_capacity(4);
+        let mut attributes = Vec::with_capacity(6);
         if let Some(plugin) = decided_by {
             attributes.push(("plugin".into(), plugin.to_string()));
         }
@@ -220,9 +275,6 @@ impl SessionContext {
             "query.protocol".into(),
             protocol_name(query.protocol).into(),
         ));
-        if let QueryVerdict::Review(request) = verdict {
-            attributes.push(("approver_groups".into(), request.approver_groups.join(",")));
-        }
         event.attributes = attributes;
         event
     }
@@ -246,26 +298,43 @@ impl SessionAudit {
         }
     }
 
-    /// Record the decision on `query`, durably, before the caller acts on
-    /// it: a fault first (`plugin.fault`), then the verdict — unless it is
-    /// a plain allow and allowed queries are not audited, which costs one
-    /// comparison. `query` holds the text as it will run (rewritten).
+    /// Record the decision on `query` durably: a fault first
+    /// (`plugin.fault`), then the verdict. `query` holds the text as it
+    /// will run (rewritten). A `review` verdict needs `gate`, what the
+    /// review workflow made of it (so `query.held` names its review, which
+    /// exists by then).
+    ///
+    /// A deny, hold, rewrite or review run is committed before this returns
+    /// (the caller acts on it after). A plain allow is only queued: the
+    /// query may run meanwhile, and the returned [`Ticket`] must resolve
+    /// before any of its results reach the client. With `[audit]
+    /// allowed_queries = false`, a plain allow writes nothing (one
+    /// comparison) and is in the session record only.
     pub async fn decided(
         &self,
         query: &Query,
         decision: &Decision<QueryVerdict>,
-    ) -> Result<(), AuditError> {
-        if matches!(decision.verdict, QueryVerdict::Allow) && !self.allowed_queries {
-            return Ok(());
+        gate: Option<&Gate>,
+    ) -> Result<Option<Ticket>, AuditError> {
+        let allowed = matches!(decision.verdict, QueryVerdict::Allow);
+        if allowed && !self.allowed_queries {
+            return Ok(None);
         }
         if let Some(fault) = &decision.fault {
-            // Committed with (or before) the verdict awaited below: FIFO.
+            // Committed with (or before) the verdict: the log is FIFO.
             self.log.submit(self.context.fault(fault));
         }
-        let event = self
-            .context
-            .verdict(query, &decision.verdict, decision.decided_by.as_deref());
-        self.log.append(event).await.map(drop)
+        let decided_by = decision.decided_by.as_deref();
+        let event = match (&decision.verdict, gate) {
+            (QueryVerdict::Review(request), Some(gate)) => {
+                self.context.reviewed(query, request, decided_by, gate)
+            }
+            (verdict, _) => self.context.verdict(query, verdict, decided_by),
+        };
+        if allowed {
+            return self.log.enqueue(event).map(Some);
+        }
+        self.log.append(event).await.map(|_| None)
     }
 }
 

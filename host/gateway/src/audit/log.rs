@@ -49,6 +49,17 @@ enum Message {
     Flush(oneshot::Sender<()>),
 }
 
+/// An event queued with [`AuditLog::enqueue`]; [`Ticket::committed`]
+/// waits for its commit (and, the log being FIFO, every event before it).
+#[must_use = "what the event records must not be acknowledged before the ticket resolves"]
+pub struct Ticket(oneshot::Receiver<Result<AuditEvent, AuditError>>);
+
+impl Ticket {
+    pub async fn committed(self) -> Result<(), AuditError> {
+        self.0.await.map_err(|_| AuditError::Stopped)?.map(drop)
+    }
+}
+
 /// A handle on the audit writer. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -74,6 +85,18 @@ impl AuditLog {
             .send(Message::Event(event, Some(reply)))
             .map_err(|_| AuditError::Stopped)?;
         answer.await.map_err(|_| AuditError::Stopped)?
+    }
+
+    /// Queue `event` and return at once with a [`Ticket`] that resolves
+    /// when it is committed: for work that can go on meanwhile but must not
+    /// be acknowledged before the commit (an allowed query runs upstream
+    /// while its verdict commits; its results wait for the ticket).
+    pub fn enqueue(&self, event: NewAuditEvent) -> Result<Ticket, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Message::Event(event, Some(reply)))
+            .map_err(|_| AuditError::Stopped)?;
+        Ok(Ticket(answer))
     }
 
     /// Record `event` without waiting (it commits with the next group, in

@@ -12,7 +12,9 @@
 //!   end, query verdicts, plugin faults, dead letters), each with actor,
 //!   connection, session, client address and time; [`SessionAudit`] is a
 //!   session's handle.
-//! * [`deliver`]: one task per sink following its cursor in the store.
+//! * [`deliver`]: one task per sink following its cursor in the store,
+//!   delivering only while this node holds the sink's lease (one node per
+//!   sink when several share the store).
 //! * [`sinks`]: `[[audit.sinks]]` bound and started at startup.
 //! * [`retention`]: `[sessions] retention_days` / `[audit] retention_days`.
 //! * [`config`]: the `[audit]` and `[sessions]` sections.
@@ -23,20 +25,32 @@
 //! * answering a refused database login (`session.refused`), an `on-connect`
 //!   deny or review, or a failed session setup — before the FATAL is sent;
 //! * admitting a session (`session.start`) — before `AuthenticationOk`;
-//! * answering a denied or held query (`query.denied`, `query.held`), and
-//!   before running a rewritten one (`query.rewritten`) — with a fault that
-//!   caused a deny, its `plugin.fault` commits in the same group or before;
+//! * answering a denied or held query (`query.denied`, `query.held`, the
+//!   latter once the review holding it is stored), and before running a
+//!   rewritten one (`query.rewritten`) or one on an approved review
+//!   (`query.executed`) — with a fault that caused a deny, its
+//!   `plugin.fault` commits in the same group or before;
+//! * relaying anything of an allowed query's answer (`query.allowed`, with
+//!   `[audit] allowed_queries = true`): the query runs upstream while
+//!   its event commits, and the proxy's first read of the answer waits for
+//!   the commit, so the commit costs latency only when it is slower than
+//!   the query;
 //! * every admin change and review transition: the store writes their rows
 //!   in the change's own transaction, so the API's 2xx follows the commit.
 //!
 //! So a gateway killed at any instant (kill -9) loses no event of something
-//! a client or admin was told about. Not covered (recorded, but a crash can
-//! lose the last moments): allowed queries' session-record rows (written
-//! in 100 ms batches; audit them durably with `[audit] allowed_queries`),
-//! `session.end` (the client is gone), a result withheld after a
-//! result-hook fault (recorded right after the client is told), and
-//! `audit.dead_letter` / `retention.run` (nobody waits on them). If the
-//! store cannot be written, the session whose event it was ends with a
+//! a client or admin was told about — with `allowed_queries`, no query
+//! whose results anyone saw. (An allowed query whose answer was never
+//! relayed may have run upstream without its event: the client was told
+//! nothing.) Not covered (recorded, but a crash can lose the last
+//! moments): allowed queries without `allowed_queries` and the session
+//! record's rows (written in 100 ms batches), `session.end` (the client is gone), a
+//! result withheld after a result-hook fault (recorded right after the
+//! client is told), and `audit.dead_letter` / `retention.run` (nobody
+//! waits on them). On SQLite, "committed" means in the write-ahead log
+//! (`[gateway] store_synchronous = "normal"`); `full` adds an `fsync` per
+//! commit group for power-loss durability. If the store cannot be written,
+//! the session whose event it was ends with a
 //! FATAL error instead of being answered (fail closed).
 
 pub mod config;
@@ -48,12 +62,31 @@ pub mod sinks;
 
 pub use config::{AuditSection, SessionsSection, SinkConfig};
 pub use events::{SessionAudit, SessionContext};
-pub use log::{AuditError, AuditLog};
+pub use log::{AuditError, AuditLog, Ticket};
 
+use deliver::LeasePolicy;
 use gatehouse_runtime::Runtime;
 use gatehouse_store::Store;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
+
+/// Who this node is to the other nodes sharing the store.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Names this node on the sinks' leases; default
+    /// [`deliver::new_node_id`], random per process start.
+    pub node_id: String,
+    pub lease: LeasePolicy,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        Self {
+            node_id: deliver::new_node_id(),
+            lease: LeasePolicy::default(),
+        }
+    }
+}
 
 /// The running pipeline: the writer handle, the sink deliverers and the
 /// retention task (stopped when dropped).
@@ -62,19 +95,36 @@ pub struct AuditPipeline {
     /// `[audit] allowed_queries`.
     pub allowed_queries: bool,
     tasks: Vec<JoinHandle<()>>,
+    store: Store,
+    node_id: String,
+    /// The configured sinks' names (their leases are released at shutdown).
+    sinks: Vec<String>,
 }
 
 impl AuditPipeline {
-    /// Start the writer, every configured sink, and retention. Fails,
-    /// naming the sink, if a sink cannot be set up.
+    /// Start the writer, every configured sink, and retention, as a node
+    /// with a fresh id and the default lease. Fails, naming the sink, if a
+    /// sink cannot be set up.
     pub async fn start(
         audit: &AuditSection,
         sessions: &SessionsSection,
         store: &Store,
         runtime: &Arc<Runtime>,
     ) -> anyhow::Result<Self> {
+        Self::start_with(audit, sessions, store, runtime, NodeOptions::default()).await
+    }
+
+    /// [`AuditPipeline::start`] as the node `node` says.
+    pub async fn start_with(
+        audit: &AuditSection,
+        sessions: &SessionsSection,
+        store: &Store,
+        runtime: &Arc<Runtime>,
+        node: NodeOptions,
+    ) -> anyhow::Result<Self> {
         let log = AuditLog::start(store.clone());
-        let mut tasks = sinks::start(audit, store, runtime, &log).await?;
+        let mut tasks =
+            sinks::start(audit, store, runtime, &log, &node.node_id, node.lease).await?;
         let retention = retention::Retention {
             sessions_days: sessions.retention_days,
             audit_days: audit.retention_days,
@@ -86,13 +136,44 @@ impl AuditPipeline {
             log,
             allowed_queries: audit.allowed_queries,
             tasks,
+            store: store.clone(),
+            node_id: node.node_id,
+            sinks: audit.sinks.iter().map(|s| s.name().to_string()).collect(),
         })
     }
 
+    /// The id naming this node on the sinks' leases.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
     /// Stop delivering (the writer stops when the last handle is dropped).
+    /// The sinks' leases stay this node's until they expire, as after a
+    /// crash: [`shutdown`](Self::shutdown) hands them over at once.
     pub fn stop(&self) {
         for task in &self.tasks {
             task.abort();
+        }
+    }
+
+    /// Stop delivering, wait for the tasks to end, and release this node's
+    /// sink leases, so another node takes the sinks over without waiting
+    /// for the leases to expire. A failed release is logged (the lease
+    /// then expires as after a crash).
+    pub async fn shutdown(&mut self) {
+        self.stop();
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        for sink in &self.sinks {
+            if let Err(err) = self
+                .store
+                .audit()
+                .release_sink_lease(sink, &self.node_id)
+                .await
+            {
+                tracing::warn!(sink = %sink, error = %err, "could not release the audit sink's lease; it expires on its own");
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Setting up the `[[audit.sinks]]` of the configuration file: each one's
 //! plugin bound (config validated by the plugin, grants checked against
 //! what it declares), its cursor registered in the store, and a
-//! [`Deliverer`] task started.
+//! [`Deliverer`] task started, holding the sink's lease as this node
+//! (`deliver.rs`: one node delivers a sink at a time).
 //!
 //! The plugin is the latest installed version of that name (the file's
 //! `[[plugins]]` and the embedded first-party ones are installed before
@@ -12,7 +13,7 @@
 //! its cursor is.
 
 use super::config::{AuditSection, SinkConfig, SinkStart};
-use super::deliver::{Deliverer, RetryPolicy};
+use super::deliver::{Deliverer, LeasePolicy, RetryPolicy};
 use super::log::AuditLog;
 use anyhow::Context;
 use gatehouse_runtime::types::Hook;
@@ -75,12 +76,15 @@ pub async fn check(section: &AuditSection, store: &Store, runtime: &Runtime) -> 
 }
 
 /// Bind every configured sink, register its cursor, forget the sinks the
-/// file says to, and start one delivery task per sink.
+/// file says to, and start one delivery task per sink, delivering as
+/// `node` while it holds the sink's lease.
 pub async fn start(
     section: &AuditSection,
     store: &Store,
     runtime: &Arc<Runtime>,
     log: &AuditLog,
+    node: &str,
+    lease: LeasePolicy,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     for name in &section.forget_sinks {
         match store.audit().remove_sink(name).await {
@@ -115,6 +119,8 @@ pub async fn start(
                 base: Duration::from_millis(sink.retry_base_ms),
                 cap: Duration::from_millis(sink.retry_cap_ms),
             },
+            node: node.to_string(),
+            lease,
         });
     }
     let configured: Vec<&str> = section.sinks.iter().map(SinkConfig::name).collect();
@@ -132,7 +138,7 @@ pub async fn start(
         .into_iter()
         .map(|deliverer| {
             let name = deliverer.name.clone();
-            tracing::info!(sink = %name, plugin = %deliverer.binding.plugin_name(), "audit sink delivering");
+            tracing::info!(sink = %name, plugin = %deliverer.binding.plugin_name(), node = %deliverer.node, "audit sink delivering (while this node holds its lease)");
             tokio::spawn(deliverer.run())
         })
         .collect())

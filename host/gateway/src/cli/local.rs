@@ -39,7 +39,7 @@ fn scratch_store(
 
 pub async fn serve(config: Option<&PathBuf>) -> anyhow::Result<()> {
     let config = load_config(config)?;
-    let gateway = gatehouse::server::Gateway::start(
+    let mut gateway = gatehouse::server::Gateway::start(
         &config,
         std::sync::Arc::new(gatehouse::record::TracingRecorder),
     )
@@ -65,14 +65,20 @@ pub async fn serve(config: Option<&PathBuf>) -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("http://{}", gateway.api_addr)),
         );
     }
-    tokio::select! {
+    let outcome = tokio::select! {
         result = gateway.wait() => result,
         signal = tokio::signal::ctrl_c() => {
             signal.context("waiting for Ctrl-C")?;
             tracing::info!("shutting down");
             Ok(())
         }
-    }
+    };
+    // Hand this node's audit sinks to other nodes at once (not after
+    // their leases expire), and write what the session record holds.
+    gateway.stop();
+    gateway.audit.shutdown().await;
+    gateway.recorder.flush().await;
+    outcome
 }
 
 pub async fn check(ctx: &Ctx, config: Option<&PathBuf>) -> anyhow::Result<()> {

@@ -109,6 +109,8 @@ impl Recording<'_> {
         self.rows += rows;
         self.recorder.record(SessionEvent::Query {
             session_id: self.session_id.clone(),
+            // An exec session runs one query, recorded once.
+            seq: 1,
             query_id: query.id,
             text: query.text.clone(),
             verdict,
@@ -308,16 +310,43 @@ impl Executor {
             parameters: Vec::new(),
         };
         let decision = plugins.on_query(&mut query).await;
+        // A query to review is placed first (held on a review, or run on an
+        // approved one), so that its audit event names the review.
+        let gate = match &decision.verdict {
+            QueryVerdict::Review(request) => {
+                let context = QueryContext {
+                    identity: &job.identity,
+                    connection: job.connection,
+                    session_id: &session.id,
+                    exec: true,
+                    only_review: job.review,
+                };
+                Some(
+                    self.reviews
+                        .hold_query(&context, &query.text, request)
+                        .await,
+                )
+            }
+            _ => None,
+        };
         // Audited verdicts are committed before they are acted on.
-        audit.decided(&query, &decision).await.map_err(|err| {
-            GatewayError::Unavailable(format!("the audit log is unavailable: {err}"))
-        })?;
+        // (exec is not latency-bound: an allowed verdict commits before the
+        // query runs, too.)
+        let unavailable =
+            |err| GatewayError::Unavailable(format!("the audit log is unavailable: {err}"));
+        if let Some(ticket) = audit
+            .decided(&query, &decision, gate.as_ref())
+            .await
+            .map_err(unavailable)?
+        {
+            ticket.committed().await.map_err(unavailable)?;
+        }
         let decided_by = decision.decided_by;
         let mut review_id = None;
-        let verdict = match decision.verdict {
-            QueryVerdict::Allow => Verdict::Allowed,
-            QueryVerdict::Rewrite(_) => Verdict::Rewritten,
-            QueryVerdict::Deny(reason) => {
+        let verdict = match (decision.verdict, gate) {
+            (QueryVerdict::Allow, _) => Verdict::Allowed,
+            (QueryVerdict::Rewrite(_), _) => Verdict::Rewritten,
+            (QueryVerdict::Deny(reason), _) => {
                 recording.query(
                     &query,
                     Verdict::Denied {
@@ -331,19 +360,8 @@ impl Executor {
                 );
                 return Err(GatewayError::Denied(reason));
             }
-            QueryVerdict::Review(request) => {
-                let context = QueryContext {
-                    identity: &job.identity,
-                    connection: job.connection,
-                    session_id: &session.id,
-                    exec: true,
-                    only_review: job.review,
-                };
-                match self
-                    .reviews
-                    .hold_query(&context, &query.text, &request)
-                    .await
-                {
+            (QueryVerdict::Review(_), gate) => {
+                match gate.expect("a review verdict is placed above") {
                     Gate::Run { review_id: id } => {
                         review_id = Some(id);
                         Verdict::Allowed

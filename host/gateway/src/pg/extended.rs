@@ -327,8 +327,10 @@ impl Proxy<'_> {
             reply::error(&mut error, "42501", &message);
             self.extended.queue.push_back(Expect::Local(error));
             self.extended.discarding = true;
+            let seq = self.next_event_seq();
             self.door.recorder.record(SessionEvent::Query {
                 session_id: self.session_id.clone(),
+                seq,
                 query_id,
                 text: query.text,
                 verdict,
@@ -646,8 +648,10 @@ impl Proxy<'_> {
             },
             None => verdict,
         };
+        let seq = self.next_event_seq();
         self.door.recorder.record(SessionEvent::Query {
             session_id: self.session_id.clone(),
+            seq,
             query_id,
             text,
             verdict,

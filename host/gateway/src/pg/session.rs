@@ -252,6 +252,8 @@ pub async fn run(admitted: Admitted, peer: SocketAddr, door: &FrontDoor) -> anyh
             rows: 0,
         },
         next_query_id: 1,
+        recorded: 0,
+        audit_barrier: None,
         extended: Extended::default(),
         inspects_results,
         scratch: BytesMut::with_capacity(1024),
@@ -321,6 +323,11 @@ pub(super) struct Proxy<'a> {
     pub(super) transaction_status: u8,
     pub(super) counters: Counters,
     pub(super) next_query_id: u64,
+    /// Query events recorded so far (the next one's `seq` is one more).
+    recorded: u64,
+    /// The commit of the latest queued `query.allowed` event: awaited
+    /// before anything more from the upstream is relayed.
+    audit_barrier: Option<crate::audit::Ticket>,
     pub(super) extended: Extended,
     /// Whether any plugin has result hooks (fixed for the session); if not,
     /// result metadata is relayed without being decoded.
@@ -354,10 +361,12 @@ pub(super) struct Decided {
 }
 
 impl Proxy<'_> {
-    /// Number the query, ask the plugins, and judge their answer. An
-    /// audited verdict (denied, held, rewritten, a fault; allowed ones with
-    /// `[audit] allowed_queries`) is committed before this returns; `Err`
-    /// when it cannot be, and the session must end unanswered.
+    /// Number the query, ask the plugins, and judge their answer. A
+    /// denied, held, rewritten or review-run verdict (and a fault) is
+    /// committed before this returns; an allowed one (`[audit]
+    /// allowed_queries`) is queued, and its commit awaited before the
+    /// upstream's answer is relayed (`read_upstream`). `Err` when the audit
+    /// log cannot be written: the session must end unanswered.
     pub(super) async fn decide(
         &mut self,
         sql: String,
@@ -382,12 +391,21 @@ impl Proxy<'_> {
                 fault: None,
             },
         };
-        self.audit.decided(&query, &decision).await?;
+        // A query to review is placed first (held on a review, or run on an
+        // approved one), so that its audit event names the review.
+        let gate = match &decision.verdict {
+            QueryVerdict::Review(request) => Some(self.reviews.review(&query.text, request).await),
+            _ => None,
+        };
+        if let Some(ticket) = self.audit.decided(&query, &decision, gate.as_ref()).await? {
+            // FIFO: a newer ticket covers an older one still waiting.
+            self.audit_barrier = Some(ticket);
+        }
         let (mut verdict, mut refusal) = reply::judge(&decision.verdict);
         let mut decided_by = decision.decided_by;
         let mut approved_review = None;
-        if let QueryVerdict::Review(request) = &decision.verdict {
-            match self.reviews.review(&query.text, request).await {
+        if let Some(gate) = gate {
+            match gate {
                 Gate::Run { review_id } => {
                     verdict = Verdict::Allowed;
                     refusal = None;
@@ -539,8 +557,10 @@ impl Proxy<'_> {
             },
             (verdict, None) => verdict,
         };
+        let seq = self.next_event_seq();
         self.door.recorder.record(SessionEvent::Query {
             session_id: self.session_id.clone(),
+            seq,
             query_id,
             text: query.text,
             verdict,
@@ -553,17 +573,31 @@ impl Proxy<'_> {
         Ok(())
     }
 
+    /// The `seq` of the next query event in the session record.
+    pub(super) fn next_event_seq(&mut self) -> u64 {
+        self.recorded += 1;
+        self.recorded
+    }
+
+    /// The upstream's next message. Nothing the upstream says reaches the
+    /// client before the allowed verdicts queued so far are committed: the
+    /// query runs while its `query.allowed` event commits, and the first
+    /// answer waits here for the commit (an `Err` ends the session).
     pub(super) async fn read_upstream(&mut self) -> anyhow::Result<RawMessage> {
-        match read_message(
+        let message = match read_message(
             &mut self.upstream.stream,
             &mut self.upstream_buffer,
             MAX_UPSTREAM_MESSAGE,
         )
         .await?
         {
-            Some(message) => Ok(message),
+            Some(message) => message,
             None => anyhow::bail!("the upstream server closed the connection"),
+        };
+        if let Some(ticket) = self.audit_barrier.take() {
+            ticket.committed().await?;
         }
+        Ok(message)
     }
 
     /// Relay the upstream's answer to one simple query, through the result

@@ -46,9 +46,14 @@ pub enum SessionEvent {
         verb: gatehouse_runtime::types::SessionVerb,
         at: SystemTime,
     },
-    /// A query was decided (and, unless denied, run).
+    /// A query was decided (and, unless denied, run): one event per run,
+    /// so a prepared statement executed ten times is one `query_id` (one
+    /// decision) in ten events.
     Query {
         session_id: String,
+        /// The event's number in its session, from 1.
+        seq: u64,
+        /// The query's number in its session: the id the plugins saw.
         query_id: u64,
         text: String,
         verdict: Verdict,
@@ -72,6 +77,12 @@ pub enum SessionEvent {
 /// Where session events go.
 pub trait SessionRecorder: Send + Sync + 'static {
     fn record(&self, event: SessionEvent);
+
+    /// Record an event someone else keeps (see [`Fanout`]): recorders that
+    /// only look at it override this to spare the copy.
+    fn record_ref(&self, event: &SessionEvent) {
+        self.record(event.clone());
+    }
 }
 
 /// Writes events as structured `tracing` lines (target `gatehouse::session`).
@@ -79,7 +90,11 @@ pub struct TracingRecorder;
 
 impl SessionRecorder for TracingRecorder {
     fn record(&self, event: SessionEvent) {
-        match &event {
+        self.record_ref(&event)
+    }
+
+    fn record_ref(&self, event: &SessionEvent) {
+        match event {
             SessionEvent::Refused {
                 client,
                 user,
@@ -123,16 +138,18 @@ impl SessionRecorder for TracingRecorder {
     }
 }
 
-/// Hands every event to each of several recorders, in order.
+/// Hands every event to each of several recorders: the first keeps it,
+/// the others see it by reference first (put the recorder that stores
+/// events first, so the per-query path copies nothing).
 pub struct Fanout(pub Vec<Arc<dyn SessionRecorder>>);
 
 impl SessionRecorder for Fanout {
     fn record(&self, event: SessionEvent) {
-        if let Some((last, rest)) = self.0.split_last() {
+        if let Some((first, rest)) = self.0.split_first() {
             for recorder in rest {
-                recorder.record(event.clone());
+                recorder.record_ref(&event);
             }
-            last.record(event);
+            first.record(event);
         }
     }
 }

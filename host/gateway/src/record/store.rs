@@ -89,6 +89,7 @@ async fn write_loop(store: Store, mut received: mpsc::UnboundedReceiver<Message>
             match message {
                 Message::Event(SessionEvent::Query {
                     session_id,
+                    seq,
                     query_id,
                     text,
                     verdict,
@@ -104,8 +105,8 @@ async fn write_loop(store: Store, mut received: mpsc::UnboundedReceiver<Message>
                         Verdict::Denied { reason } => (sessions::Verdict::Denied, Some(reason)),
                         Verdict::Review { reason } => (sessions::Verdict::Review, Some(reason)),
                     };
-                    let mut event =
-                        sessions::SessionEvent::query(query_id, now_ms(), text, verdict);
+                    let mut event = sessions::SessionEvent::query(seq, now_ms(), text, verdict);
+                    event.query_id = Some(query_id);
                     event.reason = reason;
                     event.decided_by = decided_by;
                     event.duration_us = duration.as_micros() as u64;
@@ -138,8 +139,18 @@ async fn write_queries(store: &Store, queries: &mut Vec<(String, sessions::Sessi
     if queries.is_empty() {
         return;
     }
-    if let Err(err) = store.sessions().record_batch(queries).await {
-        tracing::error!(events = queries.len(), error = %err, "storing query events failed");
+    match store.sessions().record_batch(queries).await {
+        Ok(outcome) if outcome.skipped > 0 => {
+            tracing::warn!(
+                skipped = outcome.skipped,
+                written = outcome.written,
+                "query events of unknown sessions, or already recorded, were skipped"
+            )
+        }
+        Ok(_) => {}
+        Err(err) => {
+            tracing::error!(events = queries.len(), error = %err, "storing query events failed")
+        }
     }
     queries.clear();
 }

@@ -1,7 +1,7 @@
 //! The real binary, killed with SIGKILL while clients and admins are being
 //! answered: after a restart on the same store every event that had been
-//! acknowledged (a denied query answered with 42501, an admin change
-//! answered 201) is in the audit log, and the audit-jsonl sink gets each of
+//! acknowledged (a denied query answered with 42501, an allowed query
+//! whose rows arrived, an admin change answered 201) is in the audit log, and the audit-jsonl sink gets each of
 //! them (resuming from its cursor).
 
 use crate::common::*;
@@ -33,6 +33,9 @@ async fn start(state: &Path, sink_dir: &Path, tokens: &Tokens, log: &Path) -> Ru
     let api = format!("127.0.0.1:{api_port}");
     let sink = format!(
         r#"
+[audit]
+allowed_queries = true
+
 [[audit.sinks]]
 plugin = "audit-jsonl"
 grants = {{ files = "{}" }}
@@ -110,6 +113,24 @@ async fn kill_9_loses_no_acknowledged_event() {
             }
         }));
     }
+    let allowed_acks = Arc::new(Mutex::new(BTreeSet::new()));
+    for client in 0..2 {
+        let (port, token, acks) = (first.pg_port, tokens.user.clone(), allowed_acks.clone());
+        traffic.push(tokio::spawn(async move {
+            let Ok(db) = connect(port, &token).await else {
+                return;
+            };
+            for n in 0.. {
+                let text = format!("select {client}{n:06}");
+                match db.simple_query(&text).await {
+                    Ok(messages) if messages.len() > 1 => {
+                        acks.lock().unwrap().insert(text);
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
     for writer in 0..2 {
         let (api, token, acks) = (first.api.clone(), tokens.admin.clone(), group_acks.clone());
         traffic.push(tokio::spawn(async move {
@@ -127,7 +148,9 @@ async fn kill_9_loses_no_acknowledged_event() {
     }
     // Kill while both kinds of traffic are in flight.
     eventually(Duration::from_secs(60), "traffic under way", || async {
-        denied_acks.lock().unwrap().len() >= 30 && group_acks.lock().unwrap().len() >= 10
+        denied_acks.lock().unwrap().len() >= 30
+            && group_acks.lock().unwrap().len() >= 10
+            && allowed_acks.lock().unwrap().len() >= 30
     })
     .await;
     first.child.start_kill().expect("SIGKILL");
@@ -137,6 +160,7 @@ async fn kill_9_loses_no_acknowledged_event() {
     }
     let denied: BTreeSet<String> = denied_acks.lock().unwrap().clone();
     let groups: BTreeSet<String> = group_acks.lock().unwrap().clone();
+    let allowed: BTreeSet<String> = allowed_acks.lock().unwrap().clone();
 
     // Restart on the same state directory (the same SQLite store).
     let mut second = start(state.path(), sink_dir.path(), &tokens, &log).await;
@@ -160,6 +184,24 @@ async fn kill_9_loses_no_acknowledged_event() {
         "{} of {} acknowledged denials missing after kill -9, e.g. {:?}",
         lost.len(),
         denied.len(),
+        &lost[..lost.len().min(5)]
+    );
+    // Every allowed query whose rows reached its client: `query.allowed`
+    // commits before the answer is relayed.
+    let stored_allowed: BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e.action == "query.allowed")
+        .filter_map(|e| attribute(e, "query.text"))
+        .collect();
+    let lost: Vec<_> = allowed
+        .iter()
+        .filter(|t| !stored_allowed.contains(t.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} answered allowed queries missing after kill -9, e.g. {:?}",
+        lost.len(),
+        allowed.len(),
         &lost[..lost.len().min(5)]
     );
     let group_events: Vec<_> = events

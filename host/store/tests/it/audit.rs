@@ -2,10 +2,14 @@
 //! delivery to sinks, retention, and sequence order under concurrency.
 
 use crate::common::{self, admin_actor, identity};
-use gatehouse_store::audit::{AuditFilter, NewAuditEvent, Outcome, SinkStart};
+use gatehouse_store::audit::{AuditFilter, Fenced, NewAuditEvent, Outcome, SinkStart};
 use gatehouse_store::resources::{NewResource, ResourceKind};
 use gatehouse_store::{PageRequest, Role, StoreError};
 use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// A lease long enough to outlast any test.
+const LONG: Duration = Duration::from_secs(600);
 
 fn event(action: &str) -> NewAuditEvent {
     let mut event = NewAuditEvent::new("query", action, Outcome::Denied);
@@ -114,6 +118,52 @@ async fn append_many_commits_a_group_in_order() {
     .await;
 }
 
+/// A big group round-trips every field (NULLs, JSON states, awkward text)
+/// and keeps its order.
+#[tokio::test]
+async fn a_large_group_round_trips_every_field_in_order() {
+    common::both(|t| async move {
+        let audit = t.store.audit();
+        let group: Vec<_> = (0..600)
+            .map(|i| {
+                if i % 3 == 0 {
+                    let mut bare = NewAuditEvent::new("admin", "group.create", Outcome::Success);
+                    bare.time = Some(1_000 + i);
+                    bare.target = Some(format!("group:g{i}"));
+                    bare.after = Some(serde_json::json!({ "name": format!("g{i}"), "n": i }));
+                    bare
+                } else {
+                    let mut e = event("query.allowed");
+                    e.outcome = Outcome::Success;
+                    e.attributes.push((
+                        "query.text".into(),
+                        format!("select 'quote\" back\\slash ünï {i}', $1, null"),
+                    ));
+                    e
+                }
+            })
+            .collect();
+        let stored = audit.append_many(&group).await.unwrap();
+        assert_eq!(stored.len(), 600);
+        assert!(stored.windows(2).all(|w| w[0].sequence < w[1].sequence));
+        let mut read = Vec::new();
+        while read.len() < 600 {
+            let after = read
+                .last()
+                .map_or(0, |e: &gatehouse_store::audit::AuditEvent| e.sequence);
+            read.extend(audit.after(after, 1000).await.unwrap());
+        }
+        assert_eq!(read, stored);
+        assert_eq!(
+            read[4].attributes[1].1,
+            "select 'quote\" back\\slash ünï 4', $1, null"
+        );
+        assert_eq!(read[3].actor, None);
+        assert_eq!(read[3].after.as_ref().unwrap()["n"], 3);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn admin_rows_commit_with_their_change_only() {
     common::both(|t| async move {
@@ -164,26 +214,36 @@ async fn sinks_deliver_in_order_retry_and_dead_letter() {
         );
         let e2 = audit.append(event("two")).await.unwrap();
         let e3 = audit.append(event("three")).await.unwrap();
+        for sink in ["siem", "late"] {
+            assert!(audit.acquire_sink_lease(sink, "n1", LONG).await.unwrap());
+        }
 
         let due = audit.due("siem", 0, 10).await.unwrap();
         assert_eq!(
             due.iter().map(|e| e.sequence).collect::<Vec<_>>(),
             [e1.sequence, e2.sequence, e3.sequence]
         );
-        audit.mark_delivered("siem", e1.sequence).await.unwrap();
+        audit
+            .mark_delivered("siem", "n1", e1.sequence)
+            .await
+            .unwrap()
+            .held()
+            .unwrap();
         assert!(matches!(
-            audit.mark_delivered("siem", 0).await,
+            audit.mark_delivered("siem", "n1", 0).await,
             Err(StoreError::Conflict { .. })
         ));
 
         // e2 fails twice: not due before its retry time, then dead-lettered.
         assert!(matches!(
-            audit.mark_failed("siem", e3.sequence, "x", 0).await,
+            audit.mark_failed("siem", "n1", e3.sequence, "x", 0).await,
             Err(StoreError::Conflict { .. })
         ));
         let state = audit
-            .mark_failed("siem", e2.sequence, "503 from SIEM", 1_000)
+            .mark_failed("siem", "n1", e2.sequence, "503 from SIEM", 1_000)
             .await
+            .unwrap()
+            .held()
             .unwrap();
         assert_eq!(
             (
@@ -199,13 +259,17 @@ async fn sinks_deliver_in_order_retry_and_dead_letter() {
             e2.sequence
         );
         let state = audit
-            .mark_failed("siem", e2.sequence, "timeout", 2_000)
+            .mark_failed("siem", "n1", e2.sequence, "timeout", 2_000)
             .await
+            .unwrap()
+            .held()
             .unwrap();
         assert_eq!(state.attempts, 2);
         let state = audit
-            .dead_letter("siem", e2.sequence, "gave up: timeout")
+            .dead_letter("siem", "n1", e2.sequence, "gave up: timeout")
             .await
+            .unwrap()
+            .held()
             .unwrap();
         assert_eq!(
             (
@@ -229,17 +293,27 @@ async fn sinks_deliver_in_order_retry_and_dead_letter() {
             audit.due("siem", 0, 10).await.unwrap()[0].sequence,
             e3.sequence
         );
-        audit.mark_delivered("siem", e3.sequence).await.unwrap();
+        audit
+            .mark_delivered("siem", "n1", e3.sequence)
+            .await
+            .unwrap()
+            .held()
+            .unwrap();
         assert!(audit.due("siem", 0, 10).await.unwrap().is_empty());
         assert!(matches!(
-            audit.mark_delivered("siem", e3.sequence + 100).await,
+            audit.mark_delivered("siem", "n1", e3.sequence + 100).await,
             Err(StoreError::Invalid(_))
         ));
 
         // Retention waits for the slowest sink ("late" is at e1).
         let future = gatehouse_store_now() + 60_000;
         assert_eq!(audit.delete_older_than(future).await.unwrap(), 1);
-        audit.mark_delivered("late", e3.sequence).await.unwrap();
+        audit
+            .mark_delivered("late", "n1", e3.sequence)
+            .await
+            .unwrap()
+            .held()
+            .unwrap();
         assert_eq!(audit.delete_older_than(future).await.unwrap(), 2);
         assert!(audit.dead_letters("siem", 10).await.unwrap().is_empty());
         assert_eq!(audit.sinks().await.unwrap().len(), 2);
@@ -247,6 +321,236 @@ async fn sinks_deliver_in_order_retry_and_dead_letter() {
         assert!(matches!(
             audit.sink("late").await,
             Err(StoreError::NotFound { .. })
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_of_two_contending_holders_gets_a_sink_lease_and_renews_it() {
+    common::both(|t| async move {
+        let audit = t.store.audit();
+        audit
+            .register_sink("siem", SinkStart::Beginning)
+            .await
+            .unwrap();
+        assert_eq!(audit.sink_lease("siem").await.unwrap(), None);
+        // Both ask at once: exactly one wins.
+        let (a, b) = tokio::join!(
+            audit.acquire_sink_lease("siem", "node-a", LONG),
+            audit.acquire_sink_lease("siem", "node-b", LONG),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a ^ b, "exactly one holder: a={a} b={b}");
+        let (winner, loser) = if a {
+            ("node-a", "node-b")
+        } else {
+            ("node-b", "node-a")
+        };
+        let first = audit.sink_lease("siem").await.unwrap().unwrap();
+        assert_eq!(first.holder, winner);
+        // The loser keeps asking in vain; the winner renews (later expiry).
+        assert!(!audit.acquire_sink_lease("siem", loser, LONG).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(
+            audit
+                .acquire_sink_lease("siem", winner, LONG)
+                .await
+                .unwrap()
+        );
+        let renewed = audit.sink_lease("siem").await.unwrap().unwrap();
+        assert_eq!(renewed.holder, winner);
+        assert!(renewed.until > first.until, "{renewed:?} after {first:?}");
+        // Only the holder can release it; then the other gets it at once.
+        assert!(!audit.release_sink_lease("siem", loser).await.unwrap());
+        assert!(audit.release_sink_lease("siem", winner).await.unwrap());
+        assert_eq!(audit.sink_lease("siem").await.unwrap(), None);
+        assert!(audit.acquire_sink_lease("siem", loser, LONG).await.unwrap());
+        // A lease on a sink nobody registered is not invented.
+        assert!(matches!(
+            audit.acquire_sink_lease("nope", winner, LONG).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            audit.acquire_sink_lease("siem", "", LONG).await,
+            Err(StoreError::Invalid(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn many_holders_racing_for_a_sink_lease_yield_one() {
+    common::both(|t| async move {
+        t.store
+            .audit()
+            .register_sink("siem", SinkStart::Beginning)
+            .await
+            .unwrap();
+        let racers: Vec<_> = (0..8)
+            .map(|n| {
+                let store = t.store.clone();
+                tokio::spawn(async move {
+                    store
+                        .audit()
+                        .acquire_sink_lease("siem", &format!("node-{n}"), LONG)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for racer in racers {
+            won += usize::from(racer.await.unwrap());
+        }
+        assert_eq!(won, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_sink_lease_passes_to_another_holder() {
+    common::both(|t| async move {
+        let audit = t.store.audit();
+        audit
+            .register_sink("siem", SinkStart::Beginning)
+            .await
+            .unwrap();
+        let ttl = Duration::from_millis(150);
+        assert!(
+            audit
+                .acquire_sink_lease("siem", "node-a", ttl)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !audit
+                .acquire_sink_lease("siem", "node-b", ttl)
+                .await
+                .unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        // Expired but not yet taken: still node-a's (it may renew).
+        assert_eq!(
+            audit.sink_lease("siem").await.unwrap().unwrap().holder,
+            "node-a"
+        );
+        assert!(
+            audit
+                .acquire_sink_lease("siem", "node-b", LONG)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            audit.sink_lease("siem").await.unwrap().unwrap().holder,
+            "node-b"
+        );
+        assert!(
+            !audit
+                .acquire_sink_lease("siem", "node-a", ttl)
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_holder_that_lost_its_lease_cannot_move_the_cursor() {
+    common::both(|t| async move {
+        let audit = t.store.audit();
+        audit
+            .register_sink("siem", SinkStart::Beginning)
+            .await
+            .unwrap();
+        let e1 = audit.append(event("one")).await.unwrap();
+        let e2 = audit.append(event("two")).await.unwrap();
+        let e3 = audit.append(event("three")).await.unwrap();
+        // Without any lease, nothing moves.
+        assert_eq!(
+            audit
+                .mark_delivered("siem", "node-a", e1.sequence)
+                .await
+                .unwrap(),
+            Fenced::LeaseLost
+        );
+        // node-a holds the lease, reads a batch (e1..e3) and stalls past
+        // its expiry; node-b takes over and delivers e1 and e2.
+        let ttl = Duration::from_millis(100);
+        assert!(
+            audit
+                .acquire_sink_lease("siem", "node-a", ttl)
+                .await
+                .unwrap()
+        );
+        let batch = audit.due("siem", 0, 10).await.unwrap();
+        assert_eq!(batch.len(), 3);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            audit
+                .acquire_sink_lease("siem", "node-b", LONG)
+                .await
+                .unwrap()
+        );
+        let state = audit
+            .mark_delivered("siem", "node-b", e2.sequence)
+            .await
+            .unwrap()
+            .held()
+            .unwrap();
+        assert_eq!(state.delivered_through, e2.sequence);
+
+        // node-a's late writes are refused and change nothing: it can
+        // neither move the cursor back (e1) nor past what node-b
+        // delivered (e3), nor count failures or park dead letters.
+        for through in [e1.sequence, e3.sequence] {
+            assert_eq!(
+                audit
+                    .mark_delivered("siem", "node-a", through)
+                    .await
+                    .unwrap(),
+                Fenced::LeaseLost
+            );
+        }
+        assert_eq!(
+            audit
+                .mark_failed("siem", "node-a", e3.sequence, "503", 0)
+                .await
+                .unwrap(),
+            Fenced::LeaseLost
+        );
+        assert_eq!(
+            audit
+                .dead_letter("siem", "node-a", e3.sequence, "gave up")
+                .await
+                .unwrap(),
+            Fenced::LeaseLost
+        );
+        assert!(!audit.release_sink_lease("siem", "node-a").await.unwrap());
+        let state = audit.sink("siem").await.unwrap();
+        assert_eq!(
+            (state.delivered_through, state.attempts, state.last_error),
+            (e2.sequence, 0, None)
+        );
+        assert!(audit.dead_letters("siem", 10).await.unwrap().is_empty());
+        assert_eq!(
+            audit.sink_lease("siem").await.unwrap().unwrap().holder,
+            "node-b"
+        );
+        // node-b goes on from its own cursor.
+        assert!(matches!(
+            audit
+                .mark_failed("siem", "node-b", e3.sequence, "503", 0)
+                .await
+                .unwrap(),
+            Fenced::Held(state) if state.attempts == 1
+        ));
+        assert!(matches!(
+            audit
+                .dead_letter("siem", "node-b", e3.sequence, "gave up")
+                .await
+                .unwrap(),
+            Fenced::Held(state) if state.delivered_through == e3.sequence
         ));
     })
     .await;

@@ -296,7 +296,7 @@ async fn retention_deletes_old_sessions_with_their_events() {
 }
 
 #[tokio::test]
-async fn a_batch_records_events_of_several_sessions_at_once_or_not_at_all() {
+async fn a_batch_records_events_of_several_sessions_and_skips_orphans_and_replays() {
     common::both(|t| async move {
         let sessions = t.store.sessions();
         sessions
@@ -320,7 +320,8 @@ async fn a_batch_records_events_of_several_sessions_at_once_or_not_at_all() {
                 batch.push((id.to_string(), event));
             }
         }
-        sessions.record_batch(&batch).await.unwrap();
+        let outcome = sessions.record_batch(&batch).await.unwrap();
+        assert_eq!((outcome.written, outcome.skipped), (200, 0));
         let events = sessions.events("b2", 0, 1000).await.unwrap();
         assert_eq!(events.len(), 100);
         assert_eq!(events[1].reason.as_deref(), Some("why"));
@@ -328,7 +329,12 @@ async fn a_batch_records_events_of_several_sessions_at_once_or_not_at_all() {
         assert_eq!(events[99].counters["masked.email"], 100);
         assert_eq!(events[41].query.as_deref(), Some("select 42"));
 
-        // An unknown session or a duplicate fails the whole batch.
+        assert_eq!(events[3].query_id, Some(4));
+        assert_eq!(events[3].counters["masked.email"], 4);
+        assert!(events[2].counters.is_empty());
+
+        // An event of an unknown session, or a replay, is skipped; the rest
+        // of the batch is written.
         let extra = vec![
             (
                 "b1".to_string(),
@@ -339,19 +345,23 @@ async fn a_batch_records_events_of_several_sessions_at_once_or_not_at_all() {
                 SessionEvent::query(1, 10, "select", Verdict::Allowed),
             ),
         ];
-        assert!(matches!(
-            sessions.record_batch(&extra).await,
-            Err(StoreError::NotFound { .. })
-        ));
-        let duplicate = vec![(
-            "b1".to_string(),
-            SessionEvent::query(5, 10, "again", Verdict::Allowed),
-        )];
-        assert!(matches!(
-            sessions.record_batch(&duplicate).await,
-            Err(StoreError::Conflict { .. })
-        ));
-        assert_eq!(sessions.events("b1", 0, 1000).await.unwrap().len(), 100);
+        let outcome = sessions.record_batch(&extra).await.unwrap();
+        assert_eq!((outcome.written, outcome.skipped), (1, 1));
+        let mut rerun = SessionEvent::query(102, 11, "select 5", Verdict::Allowed);
+        rerun.query_id = Some(5);
+        let replay = vec![
+            (
+                "b1".to_string(),
+                SessionEvent::query(5, 10, "again", Verdict::Allowed),
+            ),
+            ("b1".to_string(), rerun),
+        ];
+        let outcome = sessions.record_batch(&replay).await.unwrap();
+        assert_eq!((outcome.written, outcome.skipped), (1, 1));
+        let events = sessions.events("b1", 0, 1000).await.unwrap();
+        assert_eq!(events.len(), 102);
+        assert_eq!(events[4].query.as_deref(), Some("select 5"));
+        assert_eq!((events[101].seq, events[101].query_id), (102, Some(5)));
     })
     .await;
 }
