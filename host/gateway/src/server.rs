@@ -205,7 +205,11 @@ impl Gateway {
             .with_context(|| format!("listening on {}", config.postgres.listen))?;
         let postgres_addr = listener.local_addr()?;
         let store_recorder = Arc::new(StoreRecorder::start(store.clone()));
-        let audit = AuditPipeline::start(&config.audit, &config.sessions, &store, &runtime)
+        let node = crate::audit::NodeOptions {
+            state_dir: Some(config.gateway.state_dir.clone()),
+            ..Default::default()
+        };
+        let audit = AuditPipeline::start_with(&config.audit, &config.sessions, &store, &runtime, node)
             .await
             .context("starting the audit pipeline")?;
         let session_recorder: Arc<dyn SessionRecorder> =

@@ -44,6 +44,7 @@
 
 use crate::Store;
 use crate::actor::{Actor, Identity};
+use crate::audit_append::{Replay, append_all};
 use crate::db::{self, Backend, Sql, Tx, get_json, get_json_opt, now_ms, random_hex, to_json};
 use crate::error::{Result, StoreError};
 use crate::page::{Page, PageRequest};
@@ -112,6 +113,10 @@ pub struct NewAuditEvent {
     pub attributes: Vec<(String, String)>,
     /// Unix ms; `None` means now.
     pub time: Option<i64>,
+    /// An id given before the event is stored (an event journaled first,
+    /// see [`Audit::append_replayed`]); `None`: the store assigns one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl NewAuditEvent {
@@ -130,6 +135,7 @@ impl NewAuditEvent {
             after: None,
             attributes: Vec::new(),
             time: None,
+            id: None,
         }
     }
 }
@@ -293,7 +299,7 @@ async fn insert(tx: &mut Tx, backend: Backend, event: &NewAuditEvent) -> Result<
             .execute(&mut **tx)
             .await?;
     }
-    let id = random_hex(16);
+    let id = event.id.clone().unwrap_or_else(|| random_hex(16));
     let time = event.time.unwrap_or_else(now_ms);
     let sequence: i64 = sqlx::query_scalar(
         "INSERT INTO audit_events (id, occurred_at, category, action, outcome, actor_id, actor, connection, \
@@ -394,13 +400,32 @@ impl<'s> Audit<'s> {
     /// one WAL sync) covers every event gathered while the previous group
     /// was being written. Committed when this returns.
     pub async fn append_many(&self, events: &[NewAuditEvent]) -> Result<Vec<AuditEvent>> {
+        self.append_group(events, Replay::Refuse).await
+    }
+
+    /// Appends events that carry their own ids (a journal replayed after a
+    /// crash, or its regular ingestion), in order, in one transaction: an
+    /// event whose id is already stored is skipped, so replaying twice
+    /// stores each event once. Returns the events stored now, in order.
+    pub async fn append_replayed(&self, events: &[NewAuditEvent]) -> Result<Vec<AuditEvent>> {
+        if events.iter().any(|e| e.id.is_none()) {
+            return Err(StoreError::invalid("a replayed audit event needs its id"));
+        }
+        self.append_group(events, Replay::Skip).await
+    }
+
+    async fn append_group(
+        &self,
+        events: &[NewAuditEvent],
+        replay: Replay,
+    ) -> Result<Vec<AuditEvent>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        if self.store.backend == Backend::Sqlite {
+        let backend = self.store.backend;
+        if backend == Backend::Sqlite {
             // One statement is one transaction: no BEGIN/COMMIT round trips.
-            return crate::audit_append::append_all(&self.store.writer, self.store.backend, events)
-                .await;
+            return append_all(&self.store.writer, backend, events, replay).await;
         }
         let mut tx = self.store.begin().await?;
         // Held to commit: sequence order is commit order.
@@ -408,7 +433,7 @@ impl<'s> Audit<'s> {
             .bind(AUDIT_LOCK)
             .execute(&mut *tx)
             .await?;
-        let stored = crate::audit_append::append_all(&mut *tx, self.store.backend, events).await?;
+        let stored = append_all(&mut *tx, backend, events, replay).await?;
         tx.commit().await?;
         Ok(stored)
     }

@@ -7,7 +7,9 @@
 //! statement, or a bound value, per event costs the driver more than the
 //! insert itself once every allowed query is an audit event. `RETURNING`
 //! gives each row's `sequence` by `id`, so the answer is matched by id,
-//! never by position.
+//! never by position. An event may bring its own id (a journaled event):
+//! one already stored is skipped ([`Replay::Skip`]) or is an error
+//! ([`Replay::Refuse`]).
 //!
 //! Ordering: on PostgreSQL the caller's transaction holds the audit
 //! advisory lock (sequence order is commit order); on SQLite the statement
@@ -20,6 +22,15 @@ use crate::error::{Result, StoreError};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::HashMap;
+
+/// What to do with an event whose id is already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replay {
+    /// An error (ids are fresh: a clash is a bug).
+    Refuse,
+    /// Skip it: the event is being replayed and was stored before.
+    Skip,
+}
 
 /// One event, in the column order of the statements below.
 #[derive(Serialize)]
@@ -45,15 +56,15 @@ const SQLITE: &str = "INSERT INTO audit_events (id, occurred_at, category, actio
      connection, session_id, client_address, reason, target, before_state, after_state, attributes) \
      SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5, \
      e.value ->> 6, e.value ->> 7, e.value ->> 8, e.value ->> 9, e.value ->> 10, e.value ->> 11, \
-     e.value ->> 12, e.value ->> 13, e.value ->> 14 FROM json_each($1) AS e ORDER BY e.key \
-     RETURNING sequence, id";
+     e.value ->> 12, e.value ->> 13, e.value ->> 14 FROM json_each($1) AS e WHERE true ORDER BY e.key \
+     ON CONFLICT (id) DO NOTHING RETURNING sequence, id";
 
 const POSTGRES: &str = "INSERT INTO audit_events (id, occurred_at, category, action, outcome, actor_id, actor, \
      connection, session_id, client_address, reason, target, before_state, after_state, attributes) \
      SELECT e.v ->> 0, (e.v ->> 1)::bigint, e.v ->> 2, e.v ->> 3, e.v ->> 4, e.v ->> 5, e.v ->> 6, \
      e.v ->> 7, e.v ->> 8, e.v ->> 9, e.v ->> 10, e.v ->> 11, e.v ->> 12, e.v ->> 13, e.v ->> 14 \
      FROM json_array_elements($1::json) WITH ORDINALITY AS e(v, n) ORDER BY e.n \
-     RETURNING sequence, id";
+     ON CONFLICT (id) DO NOTHING RETURNING sequence, id";
 
 /// Insert `events` in order inside `tx`; the stored events, in the same
 /// order.
@@ -61,6 +72,7 @@ pub(crate) async fn append_all<'e, E>(
     executor: E,
     backend: Backend,
     events: &[NewAuditEvent],
+    replay: Replay,
 ) -> Result<Vec<AuditEvent>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -68,8 +80,10 @@ where
     let now = now_ms();
     // One read of the OS's random source for the whole group.
     let random = random_hex(16 * events.len());
-    let ids: Vec<&str> = (0..events.len())
-        .map(|i| &random[i * 32..(i + 1) * 32])
+    let ids: Vec<&str> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| e.id.as_deref().unwrap_or(&random[i * 32..(i + 1) * 32]))
         .collect();
     let rows: Vec<EventRow<'_>> = events
         .iter()
@@ -109,9 +123,10 @@ where
     events
         .iter()
         .zip(ids)
+        .filter(|(_, id)| replay == Replay::Refuse || sequences.contains_key(*id))
         .map(|(e, id)| {
             let sequence = *sequences.get(id).ok_or_else(|| {
-                StoreError::invalid(format!("audit event {id} was not stored by its group"))
+                StoreError::conflict(format!("audit event {id} is already stored"))
             })?;
             Ok(AuditEvent {
                 id: id.to_string(),

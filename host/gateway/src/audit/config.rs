@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [audit]
-//! allowed_queries = false        # true: every allowed query is an audit event, committed before its results reach the client
+//! allowed_queries = true         # every allowed query is an audit event, durable before its results reach the client (false: only in the session record)
 //! retention_days = 400           # delete audit events older than this once every sink has them (default: keep)
 //! forget_sinks = ["old-siem"]    # sinks no longer configured: drop their cursors (so retention stops waiting)
 //!
@@ -40,15 +40,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `[audit]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditSection {
-    /// Audit every allowed query (`query.allowed`): the query runs while
-    /// its event commits, and its results reach the client only after the
-    /// commit. Off by default (see `docs/audit-events.md` for the measured
-    /// cost): allowed queries are then in the session record, written in
-    /// 100 ms batches, so a crash can lose its last moments.
-    #[serde(default)]
+    /// Audit every allowed query (`query.allowed`, the default): the
+    /// session journals its event while the query runs upstream, and the
+    /// answer reaches the client only after. `false` leaves allowed queries
+    /// to the session record (written in 100 ms batches, so a crash can
+    /// lose its last moments).
+    #[serde(default = "yes")]
     pub allowed_queries: bool,
     /// Delete audit events older than this many days, once every sink has
     /// delivered (or dead-lettered) them. Default: keep everything.
@@ -59,6 +59,21 @@ pub struct AuditSection {
     pub forget_sinks: Vec<String>,
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        Self {
+            allowed_queries: true,
+            retention_days: None,
+            forget_sinks: Vec::new(),
+            sinks: Vec::new(),
+        }
+    }
 }
 
 /// `[sessions]`.
@@ -266,7 +281,7 @@ mod tests {
         );
         assert_eq!(jsonl.start, SinkStart::Beginning);
         assert_eq!(section.sinks[1].name(), "siem");
-        assert!(!section.allowed_queries);
+        assert!(section.allowed_queries, "every query is audited by default");
     }
 
     #[test]

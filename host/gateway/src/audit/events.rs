@@ -7,7 +7,7 @@
 //! proxy's per-query path only checks one flag and, for the verdicts that
 //! are audited, awaits one group commit.
 
-use super::log::{AuditError, AuditLog, Ticket};
+use super::log::{AuditError, AuditLog, Pending};
 use crate::reviews::Gate;
 use gatehouse_runtime::types::{self, Query, QueryProtocol, QueryVerdict, ReviewRequest};
 use gatehouse_runtime::{Decision, Fault, PluginFault};
@@ -305,9 +305,10 @@ impl SessionAudit {
     /// exists by then).
     ///
     /// A deny, hold, rewrite or review run is committed before this returns
-    /// (the caller acts on it after). A plain allow is only queued: the
-    /// query may run meanwhile, and the returned [`Ticket`] must resolve
-    /// before any of its results reach the client. With `[audit]
+    /// (the caller acts on it after). A plain allow comes back
+    /// [`Pending`]: the caller sends the query upstream, then settles it
+    /// (a write to the audit journal on its own thread, overlapping the
+    /// query's run) before any of the answer reaches the client. With `[audit]
     /// allowed_queries = false`, a plain allow writes nothing (one
     /// comparison) and is in the session record only.
     pub async fn decided(
@@ -315,7 +316,7 @@ impl SessionAudit {
         query: &Query,
         decision: &Decision<QueryVerdict>,
         gate: Option<&Gate>,
-    ) -> Result<Option<Ticket>, AuditError> {
+    ) -> Result<Option<Pending>, AuditError> {
         let allowed = matches!(decision.verdict, QueryVerdict::Allow);
         if allowed && !self.allowed_queries {
             return Ok(None);
@@ -332,7 +333,7 @@ impl SessionAudit {
             (verdict, _) => self.context.verdict(query, verdict, decided_by),
         };
         if allowed {
-            return self.log.enqueue(event).map(Some);
+            return self.log.pending(event).map(Some);
         }
         self.log.append(event).await.map(|_| None)
     }

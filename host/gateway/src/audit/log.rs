@@ -22,8 +22,11 @@
 //!   down grows memory instead of stalling sessions, and every waiting
 //!   producer gets an error as soon as its write fails.
 
+use super::journal::{Journal, Taken};
 use gatehouse_store::Store;
 use gatehouse_store::audit::{AuditEvent, NewAuditEvent};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most events committed in one transaction.
@@ -60,20 +63,71 @@ impl Ticket {
     }
 }
 
+/// An event on its way to being durable ([`AuditLog::pending`]).
+// One per session at most (the proxy's barrier), moved, never copied in
+// bulk: boxing the event would cost an allocation per query instead.
+#[allow(clippy::large_enum_variant)]
+pub enum Pending {
+    /// To be written to the audit journal by [`Pending::settle`].
+    Journal(Arc<Journal>, NewAuditEvent),
+    /// Queued for the writer.
+    Committing(Ticket),
+}
+
+impl Pending {
+    /// Make the event durable (journal) or wait until it is (queued).
+    pub async fn settle(self) -> Result<(), AuditError> {
+        match self {
+            Pending::Journal(journal, event) => journal
+                .append(event)
+                .map_err(|err| AuditError::Store(format!("the audit journal: {err}"))),
+            Pending::Committing(ticket) => ticket.committed().await,
+        }
+    }
+}
+
 /// A handle on the audit writer. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
     queue: mpsc::UnboundedSender<Message>,
     committed: watch::Receiver<i64>,
+    journal: Option<Arc<Journal>>,
 }
 
 impl AuditLog {
     /// Start the writer on the current tokio runtime.
     pub fn start(store: Store) -> Self {
+        Self::start_journaled(store, None)
+    }
+
+    /// [`AuditLog::start`] with the audit journal (`journal.rs`; replay
+    /// what an earlier process left first): the writer moves it into the
+    /// store before each group commit and every [`JOURNAL_INTERVAL`].
+    pub fn start_journaled(store: Store, journal: Option<Arc<Journal>>) -> Self {
         let (queue, received) = mpsc::unbounded_channel();
         let (published, committed) = watch::channel(0);
-        tokio::spawn(write_loop(store, received, published));
-        Self { queue, committed }
+        let ingest = Ingest {
+            journal: journal.clone(),
+            backlog: VecDeque::new(),
+        };
+        tokio::spawn(write_loop(store, received, published, ingest));
+        Self {
+            queue,
+            committed,
+            journal,
+        }
+    }
+
+    /// An event to make durable before an acknowledgement, later: with a
+    /// journal, [`Pending::settle`] writes it there on the settling thread
+    /// (nothing happens until then, so the caller can first start the work
+    /// the event records); without one, it is queued now and `settle`
+    /// waits for its commit.
+    pub fn pending(&self, event: NewAuditEvent) -> Result<Pending, AuditError> {
+        match &self.journal {
+            Some(journal) => Ok(Pending::Journal(journal.clone(), event)),
+            None => self.enqueue(event).map(Pending::Committing),
+        }
     }
 
     /// Record `event` and wait until it is committed. Use this before
@@ -125,15 +179,72 @@ impl AuditLog {
     }
 }
 
+/// How often the writer moves the audit journal into the store when no
+/// group commit does it first.
+pub const JOURNAL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The writer's side of the journal: files taken but not yet committed,
+/// oldest first (a failed commit is retried, in order, next time).
+struct Ingest {
+    journal: Option<Arc<Journal>>,
+    backlog: VecDeque<Taken>,
+}
+
+impl Ingest {
+    /// Commit everything journaled so far, oldest first; on a store error
+    /// keep the rest for the next call (logged).
+    async fn run(&mut self, store: &Store, published: &watch::Sender<i64>) {
+        let Some(journal) = &self.journal else { return };
+        match journal.take() {
+            Ok(Some(taken)) => self.backlog.push_back(taken),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!(error = %err, "could not switch audit journal files; retrying")
+            }
+        }
+        while let Some(taken) = self.backlog.front() {
+            match store.audit().append_replayed(&taken.events).await {
+                Ok(stored) => {
+                    publish(published, stored.last().map(|e| e.sequence));
+                    self.backlog.pop_front().expect("front exists").done();
+                }
+                Err(err) => {
+                    tracing::error!(events = taken.events.len(), error = %err,
+                        "moving the audit journal into the store failed; it stays journaled and is retried");
+                    return;
+                }
+            }
+        }
+    }
+}
+
 async fn write_loop(
     store: Store,
     mut received: mpsc::UnboundedReceiver<Message>,
     published: watch::Sender<i64>,
+    mut ingest: Ingest,
 ) {
     let mut batch = Vec::with_capacity(MAX_GROUP);
     let mut events = Vec::with_capacity(MAX_GROUP);
     let mut replies: Vec<Option<Reply>> = Vec::with_capacity(MAX_GROUP);
-    while received.recv_many(&mut batch, MAX_GROUP).await > 0 {
+    let journaled = ingest.journal.is_some();
+    let mut tick = tokio::time::interval(JOURNAL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            got = received.recv_many(&mut batch, MAX_GROUP) => {
+                if got == 0 {
+                    break;
+                }
+            }
+            _ = tick.tick(), if journaled => {
+                ingest.run(&store, &published).await;
+                continue;
+            }
+        }
+        // What was journaled before these events were queued commits
+        // first: each producer's order is the log's.
+        ingest.run(&store, &published).await;
         for message in batch.drain(..) {
             match message {
                 Message::Event(event, reply) => {
@@ -147,6 +258,18 @@ async fn write_loop(
             }
         }
         write_group(&store, &mut events, &mut replies, &published).await;
+    }
+    ingest.run(&store, &published).await;
+}
+
+/// Raise the published committed sequence to `sequence`.
+fn publish(published: &watch::Sender<i64>, sequence: Option<i64>) {
+    if let Some(sequence) = sequence {
+        published.send_if_modified(|latest| {
+            let moved = sequence > *latest;
+            *latest = (*latest).max(sequence);
+            moved
+        });
     }
 }
 
@@ -195,11 +318,5 @@ async fn write_group(
             let _ = reply.send(outcome);
         }
     }
-    if let Some(sequence) = highest {
-        published.send_if_modified(|latest| {
-            let moved = sequence > *latest;
-            *latest = (*latest).max(sequence);
-            moved
-        });
-    }
+    publish(published, highest);
 }

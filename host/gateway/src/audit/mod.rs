@@ -4,6 +4,8 @@
 //! letters. `docs/audit-events.md` ("Pipeline and guarantees") is the
 //! operator's version of this page.
 //!
+//! * [`journal`]: the node's append-only journal that sessions write
+//!   allowed queries' events to on their own thread;
 //! * [`log`]: [`AuditLog`], the gateway's writer with group commit —
 //!   `append(event).await` returns once the event is committed (many
 //!   producers share one transaction), `submit(event)` queues without
@@ -30,21 +32,22 @@
 //!   rewritten one (`query.rewritten`) or one on an approved review
 //!   (`query.executed`) — with a fault that caused a deny, its
 //!   `plugin.fault` commits in the same group or before;
-//! * relaying anything of an allowed query's answer (`query.allowed`, with
-//!   `[audit] allowed_queries = true`): the query runs upstream while
-//!   its event commits, and the proxy's first read of the answer waits for
-//!   the commit, so the commit costs latency only when it is slower than
-//!   the query;
+//! * relaying anything of an allowed query's answer (`query.allowed`,
+//!   `[audit] allowed_queries`, the default): the session writes the event
+//!   to the node's audit journal ([`journal`]) after sending the query
+//!   upstream and before reading its answer; the writer moves the journal
+//!   into the store every [`log::JOURNAL_INTERVAL`] and before each group
+//!   commit (so the log keeps each session's order), and a restart replays
+//!   what a crash left there;
 //! * every admin change and review transition: the store writes their rows
 //!   in the change's own transaction, so the API's 2xx follows the commit.
 //!
 //! So a gateway killed at any instant (kill -9) loses no event of something
-//! a client or admin was told about — with `allowed_queries`, no query
-//! whose results anyone saw. (An allowed query whose answer was never
+//! a client or admin was told about — no query whose results anyone saw. (An allowed query whose answer was never
 //! relayed may have run upstream without its event: the client was told
 //! nothing.) Not covered (recorded, but a crash can lose the last
-//! moments): allowed queries without `allowed_queries` and the session
-//! record's rows (written in 100 ms batches), `session.end` (the client is gone), a
+//! moments): allowed queries with `allowed_queries = false` and the
+//! session record's rows (written in 100 ms batches), `session.end` (the client is gone), a
 //! result withheld after a result-hook fault (recorded right after the
 //! client is told), and `audit.dead_letter` / `retention.run` (nobody
 //! waits on them). On SQLite, "committed" means in the write-ahead log
@@ -56,14 +59,16 @@
 pub mod config;
 pub mod deliver;
 pub mod events;
+pub mod journal;
 pub mod log;
 pub mod retention;
 pub mod sinks;
 
 pub use config::{AuditSection, SessionsSection, SinkConfig};
 pub use events::{SessionAudit, SessionContext};
-pub use log::{AuditError, AuditLog, Ticket};
+pub use log::{AuditError, AuditLog, Pending, Ticket};
 
+use anyhow::Context;
 use deliver::LeasePolicy;
 use gatehouse_runtime::Runtime;
 use gatehouse_store::Store;
@@ -77,6 +82,11 @@ pub struct NodeOptions {
     /// [`deliver::new_node_id`], random per process start.
     pub node_id: String,
     pub lease: LeasePolicy,
+    /// The state directory that holds the audit journal (`journal.rs`):
+    /// with it, allowed queries' events are made durable by the session
+    /// thread itself; without it (tests), they take the writer's round
+    /// trip.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for NodeOptions {
@@ -84,6 +94,7 @@ impl Default for NodeOptions {
         Self {
             node_id: deliver::new_node_id(),
             lease: LeasePolicy::default(),
+            state_dir: None,
         }
     }
 }
@@ -122,7 +133,32 @@ impl AuditPipeline {
         runtime: &Arc<Runtime>,
         node: NodeOptions,
     ) -> anyhow::Result<Self> {
-        let log = AuditLog::start(store.clone());
+        let journal = match &node.state_dir {
+            Some(dir) => {
+                let (journal, leftovers) = journal::Journal::open(dir)
+                    .with_context(|| format!("opening the audit journal in {}", dir.display()))?;
+                // Before anything is served: what a crash left is in the
+                // log before any new event.
+                for leftover in leftovers {
+                    let stored = store
+                        .audit()
+                        .append_replayed(&leftover.events)
+                        .await
+                        .with_context(|| {
+                            format!("replaying the audit journal {}", leftover.path.display())
+                        })?;
+                    tracing::info!(
+                        replayed = stored.len(),
+                        journaled = leftover.events.len(),
+                        "replayed the audit journal an earlier process left"
+                    );
+                    leftover.done();
+                }
+                Some(Arc::new(journal))
+            }
+            None => None,
+        };
+        let log = AuditLog::start_journaled(store.clone(), journal);
         let mut tasks =
             sinks::start(audit, store, runtime, &log, &node.node_id, node.lease).await?;
         let retention = retention::Retention {

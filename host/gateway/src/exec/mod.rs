@@ -334,12 +334,12 @@ impl Executor {
         // query runs, too.)
         let unavailable =
             |err| GatewayError::Unavailable(format!("the audit log is unavailable: {err}"));
-        if let Some(ticket) = audit
+        if let Some(pending) = audit
             .decided(&query, &decision, gate.as_ref())
             .await
             .map_err(unavailable)?
         {
-            ticket.committed().await.map_err(unavailable)?;
+            pending.settle().await.map_err(unavailable)?;
         }
         let decided_by = decision.decided_by;
         let mut review_id = None;

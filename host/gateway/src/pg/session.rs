@@ -325,9 +325,10 @@ pub(super) struct Proxy<'a> {
     pub(super) next_query_id: u64,
     /// Query events recorded so far (the next one's `seq` is one more).
     recorded: u64,
-    /// The commit of the latest queued `query.allowed` event: awaited
-    /// before anything more from the upstream is relayed.
-    audit_barrier: Option<crate::audit::Ticket>,
+    /// The latest allowed verdict's audit event, made durable (journaled)
+    /// after the query went upstream and before anything more from the
+    /// upstream is relayed.
+    audit_barrier: Option<crate::audit::Pending>,
     pub(super) extended: Extended,
     /// Whether any plugin has result hooks (fixed for the session); if not,
     /// result metadata is relayed without being decoded.
@@ -397,9 +398,17 @@ impl Proxy<'_> {
             QueryVerdict::Review(request) => Some(self.reviews.review(&query.text, request).await),
             _ => None,
         };
-        if let Some(ticket) = self.audit.decided(&query, &decision, gate.as_ref()).await? {
-            // FIFO: a newer ticket covers an older one still waiting.
-            self.audit_barrier = Some(ticket);
+        if !matches!(decision.verdict, QueryVerdict::Allow)
+            && let Some(earlier) = self.audit_barrier.take()
+        {
+            // An earlier allowed query's event goes first (log order).
+            earlier.settle().await?;
+        }
+        if let Some(pending) = self.audit.decided(&query, &decision, gate.as_ref()).await? {
+            // Settled (in order) before the upstream's next answer is read.
+            if let Some(earlier) = self.audit_barrier.replace(pending) {
+                earlier.settle().await?;
+            }
         }
         let (mut verdict, mut refusal) = reply::judge(&decision.verdict);
         let mut decided_by = decision.decided_by;
@@ -580,9 +589,9 @@ impl Proxy<'_> {
     }
 
     /// The upstream's next message. Nothing the upstream says reaches the
-    /// client before the allowed verdicts queued so far are committed: the
-    /// query runs while its `query.allowed` event commits, and the first
-    /// answer waits here for the commit (an `Err` ends the session).
+    /// client before the allowed verdicts so far are durable: the query is
+    /// already upstream when its `query.allowed` event is journaled here
+    /// (an `Err` ends the session).
     pub(super) async fn read_upstream(&mut self) -> anyhow::Result<RawMessage> {
         let message = match read_message(
             &mut self.upstream.stream,
@@ -594,8 +603,8 @@ impl Proxy<'_> {
             Some(message) => message,
             None => anyhow::bail!("the upstream server closed the connection"),
         };
-        if let Some(ticket) = self.audit_barrier.take() {
-            ticket.committed().await?;
+        if let Some(pending) = self.audit_barrier.take() {
+            pending.settle().await?;
         }
         Ok(message)
     }

@@ -83,10 +83,15 @@ grants = {{ files = "{}" }}
         assert_eq!(actor.groups, ["dba", "dev"]);
         assert_eq!(attribute(denied, "query.text"), Some("drop table nope"));
         assert_eq!(attribute(denied, "plugin"), Some("guardrails"));
-        assert!(
-            !events.iter().any(|e| e.action == "query.allowed"),
-            "allowed queries are in the session record, not the audit log (by default)"
-        );
+        // The allowed query was journaled before its answer, and the
+        // journal is in the store before the next group commits: in order.
+        let allowed = events
+            .iter()
+            .find(|e| e.action == "query.allowed")
+            .expect("allowed queries are audit events by default");
+        assert_eq!(attribute(allowed, "query.text"), Some("select 1"));
+        assert_eq!(allowed.session_id.as_deref(), Some(session_id.as_str()));
+        assert!(allowed.sequence < denied.sequence, "in the session's order");
     }
     // A refused login is committed before the refusal is sent, too.
     let refused = connect(gw.gateway.postgres_addr.port(), "ghat_wrong").await;

@@ -33,9 +33,6 @@ async fn start(state: &Path, sink_dir: &Path, tokens: &Tokens, log: &Path) -> Ru
     let api = format!("127.0.0.1:{api_port}");
     let sink = format!(
         r#"
-[audit]
-allowed_queries = true
-
 [[audit.sinks]]
 plugin = "audit-jsonl"
 grants = {{ files = "{}" }}

@@ -83,6 +83,7 @@ async fn start_node(config: &Config, id: &str) -> Node {
         NodeOptions {
             node_id: id.into(),
             lease: LeasePolicy { ttl: TTL },
+            ..NodeOptions::default()
         },
     )
     .await

@@ -164,6 +164,37 @@ async fn a_large_group_round_trips_every_field_in_order() {
     .await;
 }
 
+/// Journaled events keep their ids, and a replay stores each once.
+#[tokio::test]
+async fn replayed_events_keep_their_ids_and_are_stored_once() {
+    common::both(|t| async move {
+        let audit = t.store.audit();
+        let journaled: Vec<_> = (0..3)
+            .map(|i| {
+                let mut e = event("query.allowed");
+                e.id = Some(format!("j{i}"));
+                e.time = Some(100 + i);
+                e
+            })
+            .collect();
+        assert!(audit.append_replayed(&[event("no id")]).await.is_err());
+        let first = audit.append_replayed(&journaled[..2]).await.unwrap();
+        assert_eq!(
+            first.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["j0", "j1"]
+        );
+        // A crash after the commit, before the journal file went: replayed
+        // again with what came after.
+        let again = audit.append_replayed(&journaled).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].id.as_str(), again[0].time), ("j2", 102));
+        assert!(again[0].sequence > first[1].sequence);
+        let stored = audit.after(0, 10).await.unwrap();
+        assert_eq!(stored.len(), 3);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn admin_rows_commit_with_their_change_only() {
     common::both(|t| async move {
