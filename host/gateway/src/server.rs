@@ -209,9 +209,10 @@ impl Gateway {
             state_dir: Some(config.gateway.state_dir.clone()),
             ..Default::default()
         };
-        let audit = AuditPipeline::start_with(&config.audit, &config.sessions, &store, &runtime, node)
-            .await
-            .context("starting the audit pipeline")?;
+        let audit =
+            AuditPipeline::start_with(&config.audit, &config.sessions, &store, &runtime, node)
+                .await
+                .context("starting the audit pipeline")?;
         let session_recorder: Arc<dyn SessionRecorder> =
             Arc::new(Fanout(vec![store_recorder.clone(), recorder]));
         // The API's public URL is known once it listens (set below).
