@@ -9,11 +9,19 @@
 //! the next one gathers, so under load a commit covers many events and when
 //! idle an event is written at once.
 //!
+//! With the node's audit journal (`journal.rs`), the writer also moves
+//! what sessions journaled into the store: every [`JOURNAL_INTERVAL`], and
+//! before each group it commits, so an event journaled before another was
+//! queued gets the lower sequence. [`AuditLog::pending`] is how a producer
+//! journals (or, without a journal, queues) an event it settles later.
+//!
 //! Invariants:
 //! * **FIFO.** Events commit in the order they were queued, and an
 //!   [`AuditLog::append`] answered `Ok` means that event *and every event
-//!   queued before it* (by any producer, also with [`AuditLog::submit`]) is
-//!   committed.
+//!   queued or journaled before it* (by any producer, also with
+//!   [`AuditLog::submit`]) is committed — unless moving the journal failed
+//!   (the store is failing): journaled events then stay in the journal,
+//!   retried in order, and may land after the group.
 //! * **No silent loss.** If a group's transaction fails, its events are
 //!   retried one by one, so one bad event fails alone; a producer waiting
 //!   on a failed event gets the error (and must not acknowledge what it
