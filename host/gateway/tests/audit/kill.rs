@@ -185,9 +185,13 @@ async fn kill_9_loses_no_acknowledged_event() {
     );
     // Every allowed query whose rows reached its client: `query.allowed`
     // commits before the answer is relayed.
-    let stored_allowed: BTreeSet<&str> = events
+    let allowed_events: Vec<_> = events
         .iter()
         .filter(|e| e.action == "query.allowed")
+        .filter(|e| attribute(e, "query.text").is_some_and(|t| allowed.contains(t)))
+        .collect();
+    let stored_allowed: BTreeSet<&str> = allowed_events
+        .iter()
         .filter_map(|e| attribute(e, "query.text"))
         .collect();
     let lost: Vec<_> = allowed
@@ -226,6 +230,7 @@ async fn kill_9_loses_no_acknowledged_event() {
     let wanted: BTreeSet<String> = denied_events
         .iter()
         .chain(&group_events)
+        .chain(&allowed_events)
         .map(|e| e.id.clone())
         .collect();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
