@@ -13,7 +13,8 @@
 //!   re-exported so that authors never touch `wit-bindgen`;
 //! * typed configuration: `Plugin::Config` is parsed from the admin's JSON
 //!   with serde, and a bad config is reported with the path of the bad field;
-//! * host services: [`log`], [`now_millis`], [`http`], [`kv`];
+//! * host services: [`log`], [`now_millis`], [`http`], [`kv`]; checks for
+//!   plugins that POST to a configured URL: [`webhook`];
 //! * with the `harness` feature, [`harness`]: run the plugin in the real
 //!   Gatehouse runtime from `cargo test`.
 //!
@@ -49,6 +50,7 @@ mod config;
 mod host;
 mod plugin;
 mod rows;
+pub mod webhook;
 
 #[doc(hidden)]
 pub mod __private;

@@ -8,20 +8,11 @@
 
 use std::collections::BTreeMap;
 
+use gatehouse_sdk::webhook::{check_header, check_url};
 use serde::Deserialize;
 
 /// Shortest accepted secret, in bytes.
 pub const MIN_SECRET_BYTES: usize = 16;
-
-/// Headers the plugin sets itself; a configured header may not replace them.
-const RESERVED_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "host",
-    "user-agent",
-    "transfer-encoding",
-    "connection",
-];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,48 +41,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// `http://` or `https://`, a host, no user info, no whitespace.
-pub fn check_url(url: &str) -> Result<(), String> {
-    let lower = url.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"))
-        .ok_or_else(|| format!("url {:?} must start with http:// or https://", redact(url)))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(format!("url {:?} has no host", redact(url)));
-    }
-    if authority.contains('@') {
-        return Err("url must not carry user info (user:password@); use headers".into());
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("url contains whitespace or control characters".into());
-    }
-    Ok(())
-}
-
-fn check_header(name: &str, value: &str) -> Result<(), String> {
-    let token = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !token {
-        return Err(format!("headers: {name:?} is not a valid header name"));
-    }
-    let lower = name.to_ascii_lowercase();
-    if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-gatehouse-") {
-        return Err(format!(
-            "headers: {name} is set by the plugin and cannot be configured"
-        ));
-    }
-    if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
-        return Err(format!(
-            "headers: the value of {name} contains a line break"
-        ));
-    }
-    Ok(())
 }
 
 /// `url` without its query and fragment (which may carry tokens), for

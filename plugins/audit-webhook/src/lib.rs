@@ -41,7 +41,7 @@ use gatehouse_sdk::http::{self, HttpError, Request, Response};
 use gatehouse_sdk::prelude::*;
 use gatehouse_sdk::{AuditEvent, Capability};
 
-pub use config::{Config, check_url, redact};
+pub use config::{Config, redact};
 pub use sign::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 
 /// Header carrying the event id.

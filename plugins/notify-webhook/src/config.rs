@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use gatehouse_sdk::webhook::{check_header, check_url};
 use serde::Deserialize;
 
 /// Shortest accepted signing secret, in bytes.
@@ -14,15 +15,6 @@ pub const MIN_SECRET_BYTES: usize = 16;
 
 /// Longest query text put in a notice, in characters.
 pub const MAX_QUERY_CHARS: usize = 2000;
-
-const RESERVED_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "host",
-    "user-agent",
-    "transfer-encoding",
-    "connection",
-];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,48 +115,6 @@ impl Config {
     pub fn notifies(&self, transition: gatehouse_sdk::ReviewTransition) -> bool {
         self.transitions.contains(&Transition::of(transition))
     }
-}
-
-/// `http://` or `https://`, a host, no user info, no whitespace.
-pub fn check_url(url: &str) -> Result<(), String> {
-    let lower = url.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"))
-        .ok_or("url must start with http:// or https://")?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err("url has no host".into());
-    }
-    if authority.contains('@') {
-        return Err("url must not carry user info (user:password@); use headers".into());
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("url contains whitespace or control characters".into());
-    }
-    Ok(())
-}
-
-fn check_header(name: &str, value: &str) -> Result<(), String> {
-    let token = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !token {
-        return Err(format!("headers: {name:?} is not a valid header name"));
-    }
-    let lower = name.to_ascii_lowercase();
-    if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-gatehouse-") {
-        return Err(format!(
-            "headers: {name} is set by the plugin and cannot be configured"
-        ));
-    }
-    if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
-        return Err(format!(
-            "headers: the value of {name} contains a line break"
-        ));
-    }
-    Ok(())
 }
 
 /// The URL's origin (`https://hooks.slack.com`), for logs: a webhook
