@@ -44,7 +44,7 @@
 
 use crate::Store;
 use crate::actor::{Actor, Identity};
-use crate::audit_append::{Replay, append_all};
+use crate::audit_append::{Appended, append_all};
 use crate::db::{self, Backend, Sql, Tx, get_json, get_json_opt, now_ms, random_hex, to_json};
 use crate::error::{Result, StoreError};
 use crate::page::{Page, PageRequest};
@@ -160,6 +160,15 @@ pub struct AuditEvent {
     pub before: Option<Json>,
     pub after: Option<Json>,
     pub attributes: Vec<(String, String)>,
+}
+
+/// What [`Audit::append_replayed`] stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replayed {
+    /// Events stored now (the others were stored before).
+    pub stored: usize,
+    /// The highest sequence given now.
+    pub last_sequence: Option<i64>,
 }
 
 /// Which events [`Audit::list`] returns. Empty fields match everything.
@@ -399,33 +408,36 @@ impl<'s> Audit<'s> {
     /// the audit pipeline's group commit, where one commit (and, on SQLite,
     /// one WAL sync) covers every event gathered while the previous group
     /// was being written. Committed when this returns.
+    /// Events may not carry ids (those are [`Audit::append_replayed`]'s).
     pub async fn append_many(&self, events: &[NewAuditEvent]) -> Result<Vec<AuditEvent>> {
-        self.append_group(events, Replay::Refuse).await
+        if events.iter().any(|e| e.id.is_some()) {
+            return Err(StoreError::invalid(
+                "an appended audit event gets its id from the store (replay journaled ones)",
+            ));
+        }
+        self.append_group(events).await?.into_events(events)
     }
 
-    /// Appends events that carry their own ids (a journal replayed after a
-    /// crash, or its regular ingestion), in order, in one transaction: an
-    /// event whose id is already stored is skipped, so replaying twice
-    /// stores each event once. Returns the events stored now, in order.
-    pub async fn append_replayed(&self, events: &[NewAuditEvent]) -> Result<Vec<AuditEvent>> {
+    /// Appends events that carry their own ids (the gateway's audit
+    /// journal: its regular ingestion, or a replay after a crash), in order,
+    /// in one transaction. An event whose id is already stored is skipped,
+    /// so replaying twice stores each event once.
+    pub async fn append_replayed(&self, events: &[NewAuditEvent]) -> Result<Replayed> {
         if events.iter().any(|e| e.id.is_none()) {
             return Err(StoreError::invalid("a replayed audit event needs its id"));
         }
-        self.append_group(events, Replay::Skip).await
+        let appended = self.append_group(events).await?;
+        Ok(Replayed {
+            stored: appended.sequences.iter().flatten().count(),
+            last_sequence: appended.sequences.iter().flatten().max().copied(),
+        })
     }
 
-    async fn append_group(
-        &self,
-        events: &[NewAuditEvent],
-        replay: Replay,
-    ) -> Result<Vec<AuditEvent>> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
+    async fn append_group(&self, events: &[NewAuditEvent]) -> Result<Appended> {
         let backend = self.store.backend;
-        if backend == Backend::Sqlite {
+        if events.is_empty() || backend == Backend::Sqlite {
             // One statement is one transaction: no BEGIN/COMMIT round trips.
-            return append_all(&self.store.writer, backend, events, replay).await;
+            return append_all(&self.store.writer, backend, events).await;
         }
         let mut tx = self.store.begin().await?;
         // Held to commit: sequence order is commit order.
@@ -433,9 +445,9 @@ impl<'s> Audit<'s> {
             .bind(AUDIT_LOCK)
             .execute(&mut *tx)
             .await?;
-        let stored = append_all(&mut *tx, backend, events, replay).await?;
+        let appended = append_all(&mut *tx, backend, events).await?;
         tx.commit().await?;
-        Ok(stored)
+        Ok(appended)
     }
 
     /// The event with `sequence`.

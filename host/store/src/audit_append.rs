@@ -8,8 +8,8 @@
 //! insert itself once every allowed query is an audit event. `RETURNING`
 //! gives each row's `sequence` by `id`, so the answer is matched by id,
 //! never by position. An event may bring its own id (a journaled event):
-//! one already stored is skipped ([`Replay::Skip`]) or is an error
-//! ([`Replay::Refuse`]).
+//! one already stored is skipped, and the caller decides whether that is
+//! a replay or a conflict.
 //!
 //! Ordering: on PostgreSQL the caller's transaction holds the audit
 //! advisory lock (sequence order is commit order); on SQLite the statement
@@ -22,15 +22,6 @@ use crate::error::{Result, StoreError};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::HashMap;
-
-/// What to do with an event whose id is already stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Replay {
-    /// An error (ids are fresh: a clash is a bug).
-    Refuse,
-    /// Skip it: the event is being replayed and was stored before.
-    Skip,
-}
 
 /// One event, in the column order of the statements below.
 #[derive(Serialize)]
@@ -66,32 +57,83 @@ const POSTGRES: &str = "INSERT INTO audit_events (id, occurred_at, category, act
      FROM json_array_elements($1::json) WITH ORDINALITY AS e(v, n) ORDER BY e.n \
      ON CONFLICT (id) DO NOTHING RETURNING sequence, id";
 
-/// Insert `events` in order inside `tx`; the stored events, in the same
-/// order.
+/// What [`append_all`] stored: each event's sequence, `None` for one
+/// skipped as already stored.
+pub(crate) struct Appended {
+    now: i64,
+    /// The ids drawn for events that brought none (32 hex characters each,
+    /// at the event's index).
+    random: String,
+    pub(crate) sequences: Vec<Option<i64>>,
+}
+
+impl Appended {
+    fn id<'a>(&'a self, index: usize, event: &'a NewAuditEvent) -> &'a str {
+        event
+            .id
+            .as_deref()
+            .unwrap_or(&self.random[index * 32..(index + 1) * 32])
+    }
+
+    /// The stored events, in order; an event that was not stored is a
+    /// `Conflict` (its id was taken).
+    pub(crate) fn into_events(self, events: &[NewAuditEvent]) -> Result<Vec<AuditEvent>> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let id = self.id(i, e);
+                let sequence = self.sequences[i].ok_or_else(|| {
+                    StoreError::conflict(format!("audit event {id} is already stored"))
+                })?;
+                Ok(AuditEvent {
+                    id: id.to_string(),
+                    sequence,
+                    time: e.time.unwrap_or(self.now),
+                    category: e.category.clone(),
+                    action: e.action.clone(),
+                    outcome: e.outcome,
+                    actor: e.actor.clone(),
+                    connection: e.connection.clone(),
+                    session_id: e.session_id.clone(),
+                    client_address: e.client_address.clone(),
+                    reason: e.reason.clone(),
+                    target: e.target.clone(),
+                    before: e.before.clone(),
+                    after: e.after.clone(),
+                    attributes: e.attributes.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Insert `events` in order with `executor`; an event whose id is already
+/// stored is skipped (see [`Appended::sequences`]).
 pub(crate) async fn append_all<'e, E>(
     executor: E,
     backend: Backend,
     events: &[NewAuditEvent],
-    replay: Replay,
-) -> Result<Vec<AuditEvent>>
+) -> Result<Appended>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let now = now_ms();
-    // One read of the OS's random source for the whole group.
-    let random = random_hex(16 * events.len());
-    let ids: Vec<&str> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| e.id.as_deref().unwrap_or(&random[i * 32..(i + 1) * 32]))
-        .collect();
+    let mut appended = Appended {
+        now: now_ms(),
+        // One read of the OS's random source for the whole group.
+        random: random_hex(16 * events.len()),
+        sequences: Vec::new(),
+    };
+    if events.is_empty() {
+        return Ok(appended);
+    }
     let rows: Vec<EventRow<'_>> = events
         .iter()
-        .zip(&ids)
-        .map(|(e, id)| {
+        .enumerate()
+        .map(|(i, e)| {
             EventRow(
-                id,
-                e.time.unwrap_or(now),
+                appended.id(i, e),
+                e.time.unwrap_or(appended.now),
                 &e.category,
                 &e.action,
                 e.outcome.as_str(),
@@ -116,35 +158,15 @@ where
         .bind(serde_json::to_string(&rows).expect("audit events serialize"))
         .fetch_all(executor)
         .await?;
+    drop(rows);
     let mut sequences: HashMap<String, i64> = HashMap::with_capacity(returned.len());
     for row in &returned {
         sequences.insert(row.try_get("id")?, row.try_get("sequence")?);
     }
-    events
+    appended.sequences = events
         .iter()
-        .zip(ids)
-        .filter(|(_, id)| replay == Replay::Refuse || sequences.contains_key(*id))
-        .map(|(e, id)| {
-            let sequence = *sequences.get(id).ok_or_else(|| {
-                StoreError::conflict(format!("audit event {id} is already stored"))
-            })?;
-            Ok(AuditEvent {
-                id: id.to_string(),
-                sequence,
-                time: e.time.unwrap_or(now),
-                category: e.category.clone(),
-                action: e.action.clone(),
-                outcome: e.outcome,
-                actor: e.actor.clone(),
-                connection: e.connection.clone(),
-                session_id: e.session_id.clone(),
-                client_address: e.client_address.clone(),
-                reason: e.reason.clone(),
-                target: e.target.clone(),
-                before: e.before.clone(),
-                after: e.after.clone(),
-                attributes: e.attributes.clone(),
-            })
-        })
-        .collect()
+        .enumerate()
+        .map(|(i, e)| sequences.get(appended.id(i, e)).copied())
+        .collect();
+    Ok(appended)
 }

@@ -212,8 +212,8 @@ impl Ingest {
         }
         while let Some(taken) = self.backlog.front() {
             match store.audit().append_replayed(&taken.events).await {
-                Ok(stored) => {
-                    publish(published, stored.last().map(|e| e.sequence));
+                Ok(replayed) => {
+                    publish(published, replayed.last_sequence);
                     self.backlog.pop_front().expect("front exists").done();
                 }
                 Err(err) => {

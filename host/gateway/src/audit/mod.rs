@@ -140,7 +140,7 @@ impl AuditPipeline {
                 // Before anything is served: what a crash left is in the
                 // log before any new event.
                 for leftover in leftovers {
-                    let stored = store
+                    let replayed = store
                         .audit()
                         .append_replayed(&leftover.events)
                         .await
@@ -148,7 +148,7 @@ impl AuditPipeline {
                             format!("replaying the audit journal {}", leftover.path.display())
                         })?;
                     tracing::info!(
-                        replayed = stored.len(),
+                        replayed = replayed.stored,
                         journaled = leftover.events.len(),
                         "replayed the audit journal an earlier process left"
                     );
