@@ -46,11 +46,18 @@
 #   BENCH_POOL_MODE pgbouncer pool_mode (session)
 #   BENCH_SSLMODE   client sslmode (disable)
 #   BENCH_PROFILE   1: `perf record` the gateway during its c>1 runs
+#                   (all: during every gateway run)
 #                   (with BENCH_KEEP=1 to read it; BENCH_PERF_ARGS, default
 #                   "-g -F 999"; "--call-graph dwarf -F 499" for full stacks)
 #   BENCH_SESSION_THREADS  the gateway's session_threads (default: one per core)
 #   BENCH_AUDIT_ALLOWED    the gateway's [audit] allowed_queries (its default
 #                   when unset): every allowed query a durable audit event
+#   BENCH_BASE_BIN  a second gateway binary (an earlier build) run beside
+#                   the first as target gatehouse-base (pg.guarded, same
+#                   config): a change measured against its baseline in one
+#                   run
+#   BENCH_BIN       a gateway binary to run instead of building one (to
+#                   measure a copied build while the tree changes)
 #   BENCH_KEEP      1: keep the temp dir (logs, configs, CSV, perf data)
 #   BENCH_CACHE_DIR compiled-plugin cache (target/gatehouse-bench-compiled:
 #                   only the first start compiles plugins)
@@ -68,7 +75,11 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 CLIENTS=${BENCH_CLIENTS:-"1 8"}
 MODES=${BENCH_MODES:-"simple prepared"}
-TARGETS=${BENCH_TARGETS:-"direct gatehouse-open gatehouse-plugins pgbouncer"}
+if [[ -n ${BENCH_BASE_BIN:-} ]]; then
+    TARGETS=${BENCH_TARGETS:-"direct gatehouse-open gatehouse-plugins gatehouse-base pgbouncer"}
+else
+    TARGETS=${BENCH_TARGETS:-"direct gatehouse-open gatehouse-plugins pgbouncer"}
+fi
 ROUNDS=${BENCH_ROUNDS:-1}
 SCALE=${BENCH_SCALE:-10}
 POOL_MODE=${BENCH_POOL_MODE:-session}
@@ -99,6 +110,7 @@ die() {
 # ---------------------------------------------------------------- cleanup
 TMP=""
 GATEHOUSE_PID=""
+BASE_PID=""
 PGBOUNCER_PID=""
 RUNNING_PID="" # the pgbench (or perf) of the moment
 PERF_PID=""
@@ -111,10 +123,10 @@ cleanup() {
     # perf writes its data on SIGINT; the others get SIGTERM (background
     # jobs of a script ignore SIGINT, and pgbench has no handler for it).
     [[ -n $PERF_PID ]] && kill -INT "$PERF_PID" 2>/dev/null
-    for pid in $RUNNING_PID $PGBOUNCER_PID $GATEHOUSE_PID; do
+    for pid in $RUNNING_PID $PGBOUNCER_PID $GATEHOUSE_PID $BASE_PID; do
         kill -TERM "$pid" 2>/dev/null || true
     done
-    for pid in $PERF_PID $RUNNING_PID $PGBOUNCER_PID $GATEHOUSE_PID; do
+    for pid in $PERF_PID $RUNNING_PID $PGBOUNCER_PID $GATEHOUSE_PID $BASE_PID; do
         [[ -n $pid ]] || continue
         for _ in $(seq 50); do
             kill -0 "$pid" 2>/dev/null || break
@@ -232,9 +244,14 @@ fi
 for tool in pgbench psql awk sort ss; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
-log "building the gateway (release)"
-(cd "$REPO" && cargo build --release -p gatehouse) >&2 || die "cargo build failed"
-BIN=$REPO/target/release/gatehouse
+if [[ -n ${BENCH_BIN:-} ]]; then
+    BIN=$BENCH_BIN
+    log "using the gateway binary $BIN (not rebuilt)"
+else
+    log "building the gateway (release)"
+    (cd "$REPO" && cargo build --release -p gatehouse) >&2 || die "cargo build failed"
+    BIN=$REPO/target/release/gatehouse
+fi
 [[ -x $BIN ]] || die "$BIN was not built"
 
 PGBOUNCER=$(command -v pgbouncer || true)
@@ -302,6 +319,7 @@ wait_for_port() { # name port pid timeout-seconds log
 
 # Gatehouse: a user with a fresh token, one resource with two roles.
 GH_PORT=$(free_port)
+API_PORT=$(free_port)
 token_out=$("$BIN" tokens new 2>/dev/null)
 TOKEN=$(awk '/^token:/ {print $2}' <<<"$token_out")
 DIGEST=$(awk '/^token_sha256:/ {print $2}' <<<"$token_out")
@@ -317,6 +335,9 @@ ${BENCH_AUDIT_ALLOWED:+allowed_queries = $BENCH_AUDIT_ALLOWED}
 [runtime]
 # Shared across runs: only the first start compiles the plugins.
 cache_dir = "$CACHE_DIR"
+
+[api]
+listen = "127.0.0.1:$API_PORT"
 
 [postgres]
 listen = "127.0.0.1:$GH_PORT"
@@ -357,6 +378,17 @@ log "starting Gatehouse (the first start compiles plugins: ~20 s)"
 "$BIN" serve --config "$TMP/gatehouse.toml" 2>"$TMP/gatehouse.log" &
 GATEHOUSE_PID=$!
 wait_for_port gatehouse "$GH_PORT" "$GATEHOUSE_PID" 180 "$TMP/gatehouse.log"
+if [[ -n ${BENCH_BASE_BIN:-} ]]; then
+    BASE_PORT=$(free_port)
+    sed -e "s|127.0.0.1:$GH_PORT\"|127.0.0.1:$BASE_PORT\"|" \
+        -e "s|127.0.0.1:$API_PORT\"|127.0.0.1:$(free_port)\"|" \
+        -e "s|^state_dir = .*|state_dir = \"$TMP/state-base\"|" \
+        "$TMP/gatehouse.toml" >"$TMP/gatehouse-base.toml"
+    log "starting the baseline gateway $BENCH_BASE_BIN"
+    "$BENCH_BASE_BIN" serve --config "$TMP/gatehouse-base.toml" 2>"$TMP/gatehouse-base.log" &
+    BASE_PID=$!
+    wait_for_port gatehouse-base "$BASE_PORT" "$BASE_PID" 180 "$TMP/gatehouse-base.log"
+fi
 
 # pgbouncer: session pooling, trust auth (the user must still be listed).
 PGB_PORT=$(free_port)
@@ -399,6 +431,7 @@ conn_of() {
     direct) echo "$UP_HOST $UP_PORT $UP_USER $DB -" ;;
     gatehouse-open) echo "127.0.0.1 $GH_PORT $BENCH_USER pg.open $TOKEN" ;;
     gatehouse-plugins) echo "127.0.0.1 $GH_PORT $BENCH_USER pg.guarded $TOKEN" ;;
+    gatehouse-base) echo "127.0.0.1 $BASE_PORT $BENCH_USER pg.guarded $TOKEN" ;;
     pgbouncer) echo "127.0.0.1 $PGB_PORT $UP_USER $DB -" ;;
     *) die "unknown target $1" ;;
     esac
@@ -437,6 +470,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # The process that relays a target's traffic (none for direct).
 proxy_pid_of() {
     case $1 in
+    gatehouse-base) echo "$BASE_PID" ;;
     gatehouse-*) echo "$GATEHOUSE_PID" ;;
     pgbouncer) echo "$PGBOUNCER_PID" ;;
     *) echo "" ;;
@@ -451,11 +485,12 @@ bench_one() { # round target clients mode
     local name=r$round-$target-c$c-$mode
     local prefix=$TMP/pgbench-logs/$name out=$TMP/pgbench-logs/$name.out
     local profiling=0
-    if [[ ${BENCH_PROFILE:-0} == 1 && $target == gatehouse-* && $c -gt 1 ]] &&
+    if [[ $target == gatehouse-* ]] &&
+        [[ ${BENCH_PROFILE:-0} == all || (${BENCH_PROFILE:-0} == 1 && $c -gt 1) ]] &&
         command -v perf >/dev/null; then
         profiling=1
         # shellcheck disable=SC2086 # BENCH_PERF_ARGS is a list of options
-        perf record ${BENCH_PERF_ARGS:--g -F 999} -p "$GATEHOUSE_PID" -o "$TMP/perf-$name.data" \
+        perf record ${BENCH_PERF_ARGS:--g -F 999} -p "$(proxy_pid_of "$target")" -o "$TMP/perf-$name.data" \
             2>"$TMP/perf-$name.log" >/dev/null &
         PERF_PID=$!
         sleep 0.5

@@ -44,7 +44,10 @@
 
 use crate::Store;
 use crate::actor::{Actor, Identity};
-use crate::audit_append::{Appended, append_all};
+use crate::audit_append::{Appended, append_all, append_encoded};
+pub use crate::audit_append::{
+    ROW_COLUMNS, RowContext, RowEvent, encode_event, encode_row, is_row,
+};
 use crate::db::{self, Backend, Sql, Tx, get_json, get_json_opt, now_ms, random_hex, to_json};
 use crate::error::{Result, StoreError};
 use crate::page::{Page, PageRequest};
@@ -423,13 +426,58 @@ impl<'s> Audit<'s> {
     /// in one transaction. An event whose id is already stored is skipped,
     /// so replaying twice stores each event once.
     pub async fn append_replayed(&self, events: &[NewAuditEvent]) -> Result<Replayed> {
-        if events.iter().any(|e| e.id.is_none()) {
-            return Err(StoreError::invalid("a replayed audit event needs its id"));
+        let mut rows = Vec::new();
+        for event in events {
+            let Some(id) = event.id.as_deref() else {
+                return Err(StoreError::invalid("a replayed audit event needs its id"));
+            };
+            encode_event(&mut rows, event, id, now_ms());
+            rows.push(b'\n');
         }
-        let appended = self.append_group(events).await?;
+        self.append_encoded(&rows).await
+    }
+
+    /// Appends encoded rows ([`encode_row`], [`encode_event`]), one per
+    /// line, in order, in one transaction: the gateway's audit journal as
+    /// written, bound as one value without being parsed or serialised
+    /// again. Like [`Audit::append_replayed`], a row whose id is already
+    /// stored is skipped. An `invalid` error, storing nothing, if the lines
+    /// are not UTF-8 (rows are otherwise checked by the database: a
+    /// malformed one fails the whole group).
+    pub async fn append_encoded(&self, lines: &[u8]) -> Result<Replayed> {
+        let mut array = Vec::with_capacity(lines.len() + 2);
+        array.push(b'[');
+        for row in lines.split(|b| *b == b'\n').filter(|row| !row.is_empty()) {
+            if array.len() > 1 {
+                array.push(b',');
+            }
+            array.extend_from_slice(row);
+        }
+        array.push(b']');
+        if array.len() == 2 {
+            return Ok(Replayed::default());
+        }
+        let array = String::from_utf8(array)
+            .map_err(|_| StoreError::invalid("encoded audit rows must be UTF-8"))?;
+        let backend = self.store.backend;
+        let (stored, last_sequence) = if backend == Backend::Sqlite {
+            // One statement is one transaction; the connection is held
+            // for the last rowid after it.
+            let mut conn = self.store.writer.acquire().await?;
+            append_encoded(&mut conn, backend, array).await?
+        } else {
+            let mut tx = self.store.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let appended = append_encoded(&mut tx, backend, array).await?;
+            tx.commit().await?;
+            appended
+        };
         Ok(Replayed {
-            stored: appended.sequences.iter().flatten().count(),
-            last_sequence: appended.sequences.iter().flatten().max().copied(),
+            stored,
+            last_sequence,
         })
     }
 

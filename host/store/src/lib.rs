@@ -187,7 +187,7 @@ impl Store {
         })?;
         let in_memory = backend == Backend::Sqlite
             && (options.url.contains(":memory:") || options.url.contains("mode=memory"));
-        let pool_options = |max_connections: u32| {
+        let pool_options = |max_connections: u32, writer: bool| {
             let mut pool = AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(options.acquire_timeout);
@@ -197,17 +197,26 @@ impl Store {
                 pool = pool.after_connect(move |conn, _| {
                     Box::pin(async move {
                         conn.execute(pragma).await?;
+                        if writer {
+                            // The appenders' connection keeps the pages it
+                            // appends to (tables' and indexes' last leaves)
+                            // in memory: 32 MiB instead of SQLite's 2 MiB.
+                            conn.execute("PRAGMA cache_size = -32768").await?;
+                        }
                         Ok(())
                     })
                 });
             }
             pool
         };
-        let mut pool = pool_options(if in_memory {
-            1
-        } else {
-            options.max_connections.max(1)
-        });
+        let mut pool = pool_options(
+            if in_memory {
+                1
+            } else {
+                options.max_connections.max(1)
+            },
+            false,
+        );
         if in_memory {
             // The database lives as long as its one connection.
             pool = pool
@@ -225,7 +234,7 @@ impl Store {
         }
         migrate::migrator(backend).run(&pool).await?;
         let writer = if backend == Backend::Sqlite && !in_memory {
-            pool_options(1)
+            pool_options(1, true)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)

@@ -330,7 +330,7 @@ mod batch {
          reason, decided_by, duration_us, row_count, command_tag, counters) \
          SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5, \
          e.value ->> 6, e.value ->> 7, e.value ->> 8, e.value ->> 9, e.value ->> 10, e.value ->> 11, \
-         e.value ->> 12 FROM json_each($1) AS e \
+         e.value ->> 12 FROM jsonb_each($1) AS e \
          WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.id = e.value ->> 0) \
          ON CONFLICT DO NOTHING";
 
@@ -401,7 +401,7 @@ impl<'s> Sessions<'s> {
     /// Records events of several sessions in one statement: the session
     /// record's batch writer, where a statement (or even a bound value) per
     /// event would cost more than the query it records. The events travel
-    /// as one JSON array that the database unpacks (`json_each` on SQLite,
+    /// as one JSON array that the database unpacks (`jsonb_each` on SQLite,
     /// `json_array_elements` on PostgreSQL), so the cost per event is the
     /// database's own insert, not the driver's per-value binding.
     ///

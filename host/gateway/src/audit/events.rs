@@ -7,13 +7,14 @@
 //! proxy's per-query path only checks one flag and, for the verdicts that
 //! are audited, awaits one group commit.
 
+use super::journal::Journal;
 use super::log::{AuditError, AuditLog, Pending};
 use crate::reviews::Gate;
 use gatehouse_runtime::types::{self, Query, QueryProtocol, QueryVerdict, ReviewRequest};
 use gatehouse_runtime::{Decision, Fault, PluginFault};
 use gatehouse_store::Role;
 use gatehouse_store::actor::Identity;
-use gatehouse_store::audit::{NewAuditEvent, Outcome};
+use gatehouse_store::audit::{NewAuditEvent, Outcome, RowContext, RowEvent, encode_row};
 use std::time::Duration;
 
 /// The store's snapshot of a WIT identity.
@@ -103,12 +104,21 @@ pub struct SessionContext {
     pub session_id: String,
     pub client_address: String,
     pub verb: &'static str,
+    /// The same context as the store's row columns, encoded once.
+    row: RowContext,
 }
 
 impl SessionContext {
     pub fn of(session: &types::Session) -> Self {
+        let actor = actor(&session.identity);
+        let row = RowContext::new(
+            Some(&actor),
+            Some(&session.connection.name),
+            Some(&session.id),
+            Some(&session.client_address),
+        );
         Self {
-            actor: actor(&session.identity),
+            actor,
             connection: session.connection.name.clone(),
             session_id: session.id.clone(),
             client_address: session.client_address.clone(),
@@ -116,6 +126,7 @@ impl SessionContext {
                 types::SessionVerb::Connect => "connect",
                 types::SessionVerb::Exec => "exec",
             },
+            row,
         }
     }
 
@@ -255,6 +266,50 @@ impl SessionContext {
         event
     }
 
+    /// `query.allowed` for `query` as the journal's row (newline
+    /// included): the event [`SessionContext::verdict`] builds for an
+    /// allow, encoded straight from the query, with an id from `journal`
+    /// and the time now.
+    pub fn allowed_row(
+        &self,
+        journal: &Journal,
+        query: &Query,
+        decided_by: Option<&str>,
+    ) -> Vec<u8> {
+        let id = journal.next_id();
+        let query_id = query.id.to_string();
+        let protocol = protocol_name(query.protocol);
+        let all = [
+            ("plugin", decided_by.unwrap_or_default()),
+            ("query.id", query_id.as_str()),
+            ("query.text", query.text.as_str()),
+            ("query.protocol", protocol),
+        ];
+        let attributes = if decided_by.is_some() {
+            &all[..]
+        } else {
+            &all[1..]
+        };
+        let mut row = Vec::with_capacity(512 + 2 * query.text.len());
+        encode_row(
+            &mut row,
+            &self.row,
+            &RowEvent {
+                id: id.as_str(),
+                time: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+                category: "query",
+                action: "query.allowed",
+                outcome: Outcome::Success,
+                reason: None,
+                attributes,
+            },
+        );
+        row.push(b'\n');
+        row
+    }
+
     fn query_event(
         &self,
         query: &Query,
@@ -326,15 +381,25 @@ impl SessionAudit {
             self.log.submit(self.context.fault(fault));
         }
         let decided_by = decision.decided_by.as_deref();
+        if allowed {
+            return Ok(Some(match self.log.journal() {
+                Some(journal) => Pending::Journal(
+                    journal.clone(),
+                    self.context.allowed_row(journal, query, decided_by),
+                ),
+                None => Pending::Committing(self.log.enqueue(self.context.verdict(
+                    query,
+                    &decision.verdict,
+                    decided_by,
+                ))?),
+            }));
+        }
         let event = match (&decision.verdict, gate) {
             (QueryVerdict::Review(request), Some(gate)) => {
                 self.context.reviewed(query, request, decided_by, gate)
             }
             (verdict, _) => self.context.verdict(query, verdict, decided_by),
         };
-        if allowed {
-            return self.log.pending(event).map(Some);
-        }
         self.log.append(event).await.map(|_| None)
     }
 }

@@ -1,23 +1,26 @@
 //! The audit journal: how a session makes an allowed query's event durable
 //! without a round trip through other threads.
 //!
-//! [`Journal::append`] gives the event its id and time, writes it as one
-//! JSON line to the journal file with a single `write` on the calling
-//! (session) thread, and returns: from then on the event survives the
+//! A session encodes an allowed query's event as the store's row
+//! (`gatehouse_store::audit::encode_row`, with an id from
+//! [`Journal::next_id`]) and [`Journal::append_row`] writes it as one line
+//! to the journal file with a single `write` on the calling (session)
+//! thread, and returns: from then on the event survives the
 //! process dying at any instant (it is in the kernel, like an SQLite
 //! commit in `synchronous = normal`). The audit log's writer moves the
 //! journal into the store in groups ([`Journal::take`], then
 //! [`Taken::done`] once committed), before each of its own group commits
 //! and every [`super::log::JOURNAL_INTERVAL`], so the store's sequence
 //! keeps each producer's order: an event journaled before another was
-//! queued is committed first.
+//! queued is committed first. The lines go to the store as written
+//! (`Audit::append_encoded`): an event is serialised once, by the session.
 //!
 //! Files: `<state_dir>/audit-journal/journal-<generation>.jsonl`. A take
 //! switches writers to a fresh generation and hands over the old file,
 //! which is deleted once its events are committed. Files left by a process
 //! that died are replayed at the next start, before anything is served
 //! ([`Journal::open`] returns them, oldest first; `AuditPipeline` replays
-//! them with [`gatehouse_store::audit::Audit::append_replayed`]):
+//! them with [`gatehouse_store::audit::Audit::append_encoded`]):
 //! events already stored are skipped by id, so a crash between a commit and
 //! the file's deletion stores nothing twice. A torn last line (the process
 //! died inside a `write`) belongs to an event nobody was told about and is
@@ -26,7 +29,7 @@
 //! Failure: `append` errors (a full disk …) reach the session, which ends
 //! rather than answer unrecorded (fail closed).
 
-use gatehouse_store::audit::NewAuditEvent;
+use gatehouse_store::audit::{NewAuditEvent, encode_event, is_row};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -39,7 +42,8 @@ pub const DIR: &str = "audit-journal";
 /// The journal of this process.
 pub struct Journal {
     dir: PathBuf,
-    /// Unique per process start: ids are `prefix` + a counter.
+    /// Unique per process start (16 hex characters): ids are `prefix` and
+    /// a counter, so they also sort in the order they were drawn.
     prefix: String,
     counter: AtomicU64,
     active: Mutex<Active>,
@@ -48,30 +52,49 @@ pub struct Journal {
 struct Active {
     generation: u64,
     file: File,
-    /// Events written to `file` and not yet taken.
-    events: Vec<NewAuditEvent>,
+    /// The rows written to `file` and not yet taken, as written.
+    rows: Vec<u8>,
+    count: usize,
 }
 
-/// Events handed to the store writer, and the file that holds them.
+/// Rows handed to the store writer, and the file that holds them.
 pub struct Taken {
-    pub events: Vec<NewAuditEvent>,
+    /// Encoded rows, one per line (`Audit::append_encoded`).
+    pub rows: Vec<u8>,
+    pub count: usize,
     path: PathBuf,
 }
 
 impl Taken {
-    /// The events are committed: the file is no longer needed.
+    /// The rows are committed: the file is no longer needed.
     pub fn done(self) {
-        if let Err(err) = std::fs::remove_file(&self.path) {
-            tracing::warn!(path = %self.path.display(), error = %err,
-                "could not delete an ingested audit journal file (it is replayed, and skipped, at the next start)");
-        }
+        remove(&self.path);
+    }
+}
+
+fn remove(path: &Path) {
+    if let Err(err) = std::fs::remove_file(path) {
+        tracing::warn!(path = %path.display(), error = %err,
+            "could not delete an ingested audit journal file (it is replayed, and skipped, at the next start)");
     }
 }
 
 /// A journal file left by an earlier process: replay, then delete.
 pub struct Leftover {
     pub path: PathBuf,
-    pub events: Vec<NewAuditEvent>,
+    /// Its well-formed rows, one per line.
+    pub rows: Vec<u8>,
+    pub count: usize,
+}
+
+/// An event id drawn from the journal: 32 ASCII hex characters.
+#[derive(Clone, Copy)]
+pub struct EventId([u8; 32]);
+
+impl EventId {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits")
+    }
 }
 
 fn now_ms() -> i64 {
@@ -100,27 +123,44 @@ fn create(dir: &Path, generation: u64) -> io::Result<File> {
         .open(dir.join(file_name(generation)))
 }
 
-/// The events of a journal file; a line that does not parse (a torn last
-/// write) is skipped.
-fn read(path: &Path) -> io::Result<Vec<NewAuditEvent>> {
-    let mut events = Vec::new();
-    for (number, line) in BufReader::new(File::open(path)?).lines().enumerate() {
+/// The rows of a journal file, one per line, and how many. A line that is
+/// not a well-formed row (a write torn by a crash) is skipped; a line in
+/// the format of earlier versions (a JSON event object with its id) is
+/// encoded as a row, so a journal left by an upgraded gateway still
+/// replays.
+fn read(path: &Path) -> io::Result<(Vec<u8>, usize)> {
+    let mut rows = Vec::new();
+    let mut count = 0;
+    for (number, line) in BufReader::new(File::open(path)?).split(b'\n').enumerate() {
         let line = line?;
         if line.is_empty() {
             continue;
         }
-        match serde_json::from_str::<NewAuditEvent>(&line) {
-            Ok(event) if event.id.is_some() => events.push(event),
-            _ => tracing::warn!(path = %path.display(), line = number + 1,
-                "skipping an unreadable audit journal line (a write cut short by a crash)"),
+        let legacy = line
+            .starts_with(b"{")
+            .then(|| serde_json::from_slice::<NewAuditEvent>(&line).ok())
+            .flatten();
+        match legacy {
+            Some(event) if event.id.is_some() => {
+                let id = event.id.clone().expect("checked");
+                encode_event(&mut rows, &event, &id, now_ms());
+            }
+            None if is_row(&line) => rows.extend_from_slice(&line),
+            _ => {
+                tracing::warn!(path = %path.display(), line = number + 1,
+                    "skipping an unreadable audit journal line (a write cut short by a crash)");
+                continue;
+            }
         }
+        rows.push(b'\n');
+        count += 1;
     }
-    Ok(events)
+    Ok((rows, count))
 }
 
 impl Journal {
     /// Open the journal in `state_dir`; also returns the files an earlier
-    /// process left, oldest first, with their events.
+    /// process left, oldest first, with their rows.
     pub fn open(state_dir: &Path) -> io::Result<(Journal, Vec<Leftover>)> {
         let dir = state_dir.join(DIR);
         std::fs::create_dir_all(&dir)?;
@@ -134,42 +174,63 @@ impl Journal {
         let generation = old.last().map_or(0, |(g, _)| g + 1);
         let mut leftovers = Vec::with_capacity(old.len());
         for (_, path) in old {
-            let events = read(&path)?;
-            leftovers.push(Leftover { path, events });
+            let (rows, count) = read(&path)?;
+            leftovers.push(Leftover { path, rows, count });
         }
+        let prefix = super::deliver::new_node_id();
+        debug_assert_eq!(prefix.len(), 16);
         let journal = Journal {
-            prefix: super::deliver::new_node_id(),
+            prefix,
             counter: AtomicU64::new(0),
             active: Mutex::new(Active {
                 generation,
                 file: create(&dir, generation)?,
-                events: Vec::new(),
+                rows: Vec::new(),
+                count: 0,
             }),
             dir,
         };
         Ok((journal, leftovers))
     }
 
-    /// Make `event` durable: one line, one `write`, on this thread.
-    pub fn append(&self, mut event: NewAuditEvent) -> io::Result<()> {
+    /// A fresh id for an event to journal: never drawn before by any
+    /// process (a random per-process prefix and a counter).
+    pub fn next_id(&self) -> EventId {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        event.id = Some(format!("{}{n:016x}", self.prefix));
-        if event.time.is_none() {
-            event.time = Some(now_ms());
-        }
-        let mut line = serde_json::to_vec(&event).map_err(io::Error::other)?;
-        line.push(b'\n');
+        let mut id = [0u8; 32];
+        id[..16].copy_from_slice(&self.prefix.as_bytes()[..16]);
+        hex::encode_to_slice(n.to_be_bytes(), &mut id[16..]).expect("16 hex digits fit");
+        EventId(id)
+    }
+
+    /// Make one encoded row durable (`gatehouse_store::audit::encode_row`,
+    /// with an id from [`Journal::next_id`], ending in a newline): one
+    /// `write`, on this thread.
+    pub fn append_row(&self, row: &[u8]) -> io::Result<()> {
+        debug_assert!(row.ends_with(b"\n"));
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        active.file.write_all(&line)?;
-        active.events.push(event);
+        active.file.write_all(row)?;
+        active.rows.extend_from_slice(row);
+        active.count += 1;
         Ok(())
+    }
+
+    /// [`Journal::append_row`] for an event built as a [`NewAuditEvent`]
+    /// (given its id and time here).
+    pub fn append(&self, mut event: NewAuditEvent) -> io::Result<()> {
+        let id = self.next_id();
+        event.id = Some(id.as_str().to_string());
+        let mut row = Vec::with_capacity(512);
+        encode_event(&mut row, &event, id.as_str(), now_ms());
+        row.push(b'\n');
+        self.append_row(&row)
     }
 
     /// Hand over what was written so far (`None`: nothing), switching
     /// writers to a fresh file.
     pub fn take(&self) -> io::Result<Option<Taken>> {
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        if active.events.is_empty() {
+        if active.count == 0 {
             return Ok(None);
         }
         let next = active.generation + 1;
@@ -177,8 +238,10 @@ impl Journal {
         let path = self.dir.join(file_name(active.generation));
         active.generation = next;
         active.file = file;
+        let count = std::mem::take(&mut active.count);
         Ok(Some(Taken {
-            events: std::mem::take(&mut active.events),
+            rows: std::mem::take(&mut active.rows),
+            count,
             path,
         }))
     }
@@ -187,11 +250,7 @@ impl Journal {
 impl Leftover {
     /// Replayed: delete the file.
     pub fn done(self) {
-        Taken {
-            events: Vec::new(),
-            path: self.path,
-        }
-        .done()
+        remove(&self.path);
     }
 }
 
@@ -199,11 +258,35 @@ impl Leftover {
 mod tests {
     use super::*;
     use gatehouse_store::audit::Outcome;
+    use serde_json::Value;
 
     fn event(action: &str) -> NewAuditEvent {
         let mut event = NewAuditEvent::new("query", action, Outcome::Success);
         event.attributes = vec![("query.text".into(), "select 'a\nb'".into())];
         event
+    }
+
+    /// (id, time, action) of each row.
+    fn rows(rows: &[u8]) -> Vec<(String, i64, String)> {
+        rows.split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let row: Vec<Value> = serde_json::from_slice(line).unwrap();
+                assert_eq!(row.len(), gatehouse_store::audit::ROW_COLUMNS);
+                (
+                    row[0].as_str().unwrap().to_string(),
+                    row[1].as_i64().unwrap(),
+                    row[3].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn actions(taken: &[u8]) -> Vec<String> {
+        rows(taken)
+            .into_iter()
+            .map(|(_, _, action)| action)
+            .collect()
     }
 
     #[test]
@@ -215,10 +298,14 @@ mod tests {
         journal.append(event("one")).unwrap();
         journal.append(event("two")).unwrap();
         let taken = journal.take().unwrap().unwrap();
-        let actions: Vec<_> = taken.events.iter().map(|e| e.action.as_str()).collect();
-        assert_eq!(actions, ["one", "two"]);
-        assert!(taken.events.iter().all(|e| e.time.is_some()));
-        assert_ne!(taken.events[0].id, taken.events[1].id);
+        assert_eq!(taken.count, 2);
+        let rows = rows(&taken.rows);
+        assert_eq!(actions(&taken.rows), ["one", "two"]);
+        assert!(rows.iter().all(|(id, time, _)| id.len() == 32 && *time > 0));
+        assert!(
+            rows[0].0 < rows[1].0,
+            "ids sort in the order they were drawn"
+        );
         assert!(journal.take().unwrap().is_none(), "taken once");
         journal.append(event("three")).unwrap();
         taken.done();
@@ -236,22 +323,37 @@ mod tests {
         // A write cut short by the crash.
         let active = dir.path().join(DIR).join(file_name(1));
         let mut file = OpenOptions::new().append(true).open(&active).unwrap();
-        file.write_all(br#"{"category":"query","act"#).unwrap();
+        file.write_all(br#"["0123","act"#).unwrap();
         drop(journal);
 
         let (again, leftovers) = Journal::open(dir.path()).unwrap();
-        let replayed: Vec<Vec<&str>> = leftovers
-            .iter()
-            .map(|l| l.events.iter().map(|e| e.action.as_str()).collect())
-            .collect();
+        let replayed: Vec<Vec<String>> = leftovers.iter().map(|l| actions(&l.rows)).collect();
         assert_eq!(replayed, [vec!["one"], vec!["two"]]);
-        assert_eq!(leftovers[0].events[0].id, taken_later.events[0].id);
+        assert_eq!(leftovers[1].count, 1);
+        assert_eq!(leftovers[0].rows, taken_later.rows, "replayed as written");
         for leftover in leftovers {
             leftover.done();
         }
         again.append(event("three")).unwrap();
         let three = again.take().unwrap().unwrap();
-        assert_eq!(three.events.len(), 1);
-        assert_ne!(three.events[0].id, taken_later.events[0].id);
+        assert_eq!(three.count, 1);
+        assert_ne!(rows(&three.rows)[0].0, rows(&taken_later.rows)[0].0);
+    }
+
+    #[test]
+    fn a_journal_in_the_earlier_event_format_replays_as_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(DIR)).unwrap();
+        let mut old = event("query.allowed");
+        old.id = Some("legacy-1".into());
+        old.time = Some(1234);
+        let mut line = serde_json::to_vec(&old).unwrap();
+        line.push(b'\n');
+        std::fs::write(dir.path().join(DIR).join(file_name(7)), line).unwrap();
+        let (_journal, leftovers) = Journal::open(dir.path()).unwrap();
+        assert_eq!(
+            rows(&leftovers[0].rows),
+            [("legacy-1".to_string(), 1234, "query.allowed".to_string())]
+        );
     }
 }

@@ -12,8 +12,8 @@
 //! With the node's audit journal (`journal.rs`), the writer also moves
 //! what sessions journaled into the store: every [`JOURNAL_INTERVAL`], and
 //! before each group it commits, so an event journaled before another was
-//! queued gets the lower sequence. [`AuditLog::pending`] is how a producer
-//! journals (or, without a journal, queues) an event it settles later.
+//! queued gets the lower sequence. A [`Pending`] is an event a producer
+//! journals (or, without a journal, queues) and settles later.
 //!
 //! Invariants:
 //! * **FIFO.** Events commit in the order they were queued, and an
@@ -71,14 +71,12 @@ impl Ticket {
     }
 }
 
-/// An event on its way to being durable ([`AuditLog::pending`]).
-// One per session at most (the proxy's barrier), moved, never copied in
-// bulk: boxing the event would cost an allocation per query instead.
-#[allow(clippy::large_enum_variant)]
+/// An event on its way to being durable.
 pub enum Pending {
-    /// To be written to the audit journal by [`Pending::settle`].
-    Journal(Arc<Journal>, NewAuditEvent),
-    /// Queued for the writer.
+    /// An encoded row (with its newline) to write to the audit journal by
+    /// [`Pending::settle`].
+    Journal(Arc<Journal>, Vec<u8>),
+    /// Queued for the writer ([`AuditLog::enqueue`]).
     Committing(Ticket),
 }
 
@@ -86,8 +84,8 @@ impl Pending {
     /// Make the event durable (journal) or wait until it is (queued).
     pub async fn settle(self) -> Result<(), AuditError> {
         match self {
-            Pending::Journal(journal, event) => journal
-                .append(event)
+            Pending::Journal(journal, row) => journal
+                .append_row(&row)
                 .map_err(|err| AuditError::Store(format!("the audit journal: {err}"))),
             Pending::Committing(ticket) => ticket.committed().await,
         }
@@ -126,16 +124,13 @@ impl AuditLog {
         }
     }
 
-    /// An event to make durable before an acknowledgement, later: with a
-    /// journal, [`Pending::settle`] writes it there on the settling thread
-    /// (nothing happens until then, so the caller can first start the work
-    /// the event records); without one, it is queued now and `settle`
-    /// waits for its commit.
-    pub fn pending(&self, event: NewAuditEvent) -> Result<Pending, AuditError> {
-        match &self.journal {
-            Some(journal) => Ok(Pending::Journal(journal.clone(), event)),
-            None => self.enqueue(event).map(Pending::Committing),
-        }
+    /// The node's audit journal, if it has one: an event to make durable
+    /// before an acknowledgement, later, is encoded for it and written by
+    /// [`Pending::settle`] on the settling thread (nothing happens until
+    /// then, so the caller can first start the work the event records);
+    /// without one, it is [`enqueue`](Self::enqueue)d.
+    pub fn journal(&self) -> Option<&Arc<Journal>> {
+        self.journal.as_ref()
     }
 
     /// Record `event` and wait until it is committed. Use this before
@@ -211,13 +206,13 @@ impl Ingest {
             }
         }
         while let Some(taken) = self.backlog.front() {
-            match store.audit().append_replayed(&taken.events).await {
+            match store.audit().append_encoded(&taken.rows).await {
                 Ok(replayed) => {
                     publish(published, replayed.last_sequence);
                     self.backlog.pop_front().expect("front exists").done();
                 }
                 Err(err) => {
-                    tracing::error!(events = taken.events.len(), error = %err,
+                    tracing::error!(events = taken.count, error = %err,
                         "moving the audit journal into the store failed; it stays journaled and is retried");
                     return;
                 }

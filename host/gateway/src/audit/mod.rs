@@ -142,14 +142,14 @@ impl AuditPipeline {
                 for leftover in leftovers {
                     let replayed = store
                         .audit()
-                        .append_replayed(&leftover.events)
+                        .append_encoded(&leftover.rows)
                         .await
                         .with_context(|| {
                             format!("replaying the audit journal {}", leftover.path.display())
                         })?;
                     tracing::info!(
                         replayed = replayed.stored,
-                        journaled = leftover.events.len(),
+                        journaled = leftover.count,
                         "replayed the audit journal an earlier process left"
                     );
                     leftover.done();

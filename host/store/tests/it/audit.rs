@@ -2,7 +2,10 @@
 //! delivery to sinks, retention, and sequence order under concurrency.
 
 use crate::common::{self, admin_actor, identity};
-use gatehouse_store::audit::{AuditFilter, Fenced, NewAuditEvent, Outcome, SinkStart};
+use gatehouse_store::audit::{
+    AuditFilter, Fenced, NewAuditEvent, Outcome, RowContext, RowEvent, SinkStart, encode_event,
+    encode_row,
+};
 use gatehouse_store::resources::{NewResource, ResourceKind};
 use gatehouse_store::{PageRequest, Role, StoreError};
 use std::collections::BTreeSet;
@@ -160,6 +163,88 @@ async fn a_large_group_round_trips_every_field_in_order() {
         );
         assert_eq!(read[3].actor, None);
         assert_eq!(read[3].after.as_ref().unwrap()["n"], 3);
+    })
+    .await;
+}
+
+/// A row encoded from a session's context is the row of the same event,
+/// and encoded rows store as the events they encode, each id once.
+#[tokio::test]
+async fn encoded_rows_store_as_their_events_once() {
+    common::both(|t| async move {
+        let audit = t.store.audit();
+        let mut lines = Vec::new();
+        let mut events = Vec::new();
+        for i in 0..3 {
+            let mut e = event("query.allowed");
+            e.outcome = Outcome::Success;
+            e.reason = None;
+            e.client_address = Some("127.0.0.1:5000".into());
+            e.id = Some(format!("r{i}"));
+            e.time = Some(200 + i);
+            e.attributes = vec![
+                ("query.id".into(), i.to_string()),
+                ("query.text".into(), "select '\"quoted\"\n'".into()),
+            ];
+            let context = RowContext::new(
+                e.actor.as_ref(),
+                e.connection.as_deref(),
+                e.session_id.as_deref(),
+                e.client_address.as_deref(),
+            );
+            let attributes: Vec<(&str, &str)> = e
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let mut row = Vec::new();
+            encode_row(
+                &mut row,
+                &context,
+                &RowEvent {
+                    id: e.id.as_deref().unwrap(),
+                    time: e.time.unwrap(),
+                    category: &e.category,
+                    action: &e.action,
+                    outcome: e.outcome,
+                    reason: None,
+                    attributes: &attributes,
+                },
+            );
+            let mut same = Vec::new();
+            encode_event(&mut same, &e, e.id.as_deref().unwrap(), 0);
+            assert_eq!(
+                String::from_utf8(row.clone()).unwrap(),
+                String::from_utf8(same).unwrap()
+            );
+            lines.extend_from_slice(&row);
+            lines.push(b'\n');
+            events.push(e);
+        }
+        assert_eq!(audit.append_encoded(b"").await.unwrap().stored, 0);
+        let first_line = lines.iter().position(|b| *b == b'\n').unwrap() + 1;
+        let first = audit.append_encoded(&lines[..first_line]).await.unwrap();
+        assert_eq!(first.stored, 1);
+        let all = audit.append_encoded(&lines).await.unwrap();
+        assert_eq!(all.stored, 2, "the first row was stored already");
+        assert!(all.last_sequence > first.last_sequence);
+        assert_eq!(
+            audit.append_encoded(&lines).await.unwrap().last_sequence,
+            None
+        );
+        let stored = audit.after(0, 10).await.unwrap();
+        assert_eq!(stored.len(), 3);
+        assert_eq!(stored[2].sequence, all.last_sequence.unwrap());
+        for (stored, event) in stored.iter().zip(&events) {
+            assert_eq!(Some(&stored.id), event.id.as_ref());
+            assert_eq!(Some(stored.time), event.time);
+            assert_eq!(stored.actor, event.actor);
+            assert_eq!(stored.client_address, event.client_address);
+            assert_eq!(stored.attributes, event.attributes);
+            assert_eq!(stored.outcome, Outcome::Success);
+            assert_eq!(stored.reason, None);
+        }
+        assert!(audit.append_encoded(b"[\"torn\"").await.is_err());
     })
     .await;
 }
