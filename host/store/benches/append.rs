@@ -43,6 +43,16 @@ async fn main() {
     let store = Store::open(&url, SecretKeys::generate())
         .await
         .expect("store opens");
+    // Schema experiments: statements run before appending (`;`-separated).
+    if let Ok(ddl) = std::env::var("APPEND_DDL") {
+        let ddl: &'static str = ddl.leak();
+        for statement in ddl.split(';').filter(|s| !s.trim().is_empty()) {
+            sqlx::query(statement)
+                .execute(store.pool())
+                .await
+                .expect("APPEND_DDL runs");
+        }
+    }
     for s in 0..sessions {
         store
             .sessions()

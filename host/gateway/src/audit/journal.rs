@@ -26,8 +26,12 @@
 //! died inside a `write`) belongs to an event nobody was told about and is
 //! skipped with a warning.
 //!
-//! Failure: `append` errors (a full disk …) reach the session, which ends
-//! rather than answer unrecorded (fail closed).
+//! Failure: `append_row` errors (a full disk …) reach the session, which
+//! ends rather than answer unrecorded (fail closed). A write cut short
+//! leaves a torn row in the file; the next row written starts with a
+//! newline, so only the torn one (whose session was told nothing) is
+//! skipped at a replay. The writer ingests rows from memory, where only
+//! complete ones are kept.
 
 use gatehouse_store::audit::{NewAuditEvent, encode_event, is_row};
 use std::fs::{File, OpenOptions};
@@ -52,6 +56,10 @@ pub struct Journal {
 struct Active {
     generation: u64,
     file: File,
+    /// A write to `file` failed part way: it may end in a torn row, which
+    /// the next write terminates with a newline first (so that row stays
+    /// readable, and only the torn one is skipped at a replay).
+    torn: bool,
     /// The rows written to `file` and not yet taken, as written.
     rows: Vec<u8>,
     count: usize,
@@ -185,6 +193,7 @@ impl Journal {
             active: Mutex::new(Active {
                 generation,
                 file: create(&dir, generation)?,
+                torn: false,
                 rows: Vec::new(),
                 count: 0,
             }),
@@ -209,7 +218,16 @@ impl Journal {
     pub fn append_row(&self, row: &[u8]) -> io::Result<()> {
         debug_assert!(row.ends_with(b"\n"));
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        active.file.write_all(row)?;
+        let written = if active.torn {
+            let mut terminated = Vec::with_capacity(row.len() + 1);
+            terminated.push(b'\n');
+            terminated.extend_from_slice(row);
+            active.file.write_all(&terminated)
+        } else {
+            active.file.write_all(row)
+        };
+        active.torn = written.is_err();
+        written?;
         active.rows.extend_from_slice(row);
         active.count += 1;
         Ok(())
@@ -238,6 +256,7 @@ impl Journal {
         let path = self.dir.join(file_name(active.generation));
         active.generation = next;
         active.file = file;
+        active.torn = false;
         let count = std::mem::take(&mut active.count);
         Ok(Some(Taken {
             rows: std::mem::take(&mut active.rows),
@@ -338,6 +357,23 @@ mod tests {
         let three = again.take().unwrap().unwrap();
         assert_eq!(three.count, 1);
         assert_ne!(rows(&three.rows)[0].0, rows(&taken_later.rows)[0].0);
+    }
+
+    #[test]
+    fn a_row_after_a_failed_write_starts_on_its_own_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(dir.path()).unwrap();
+        journal.append(event("one")).unwrap();
+        {
+            // What a write cut short by a full disk leaves.
+            let mut active = journal.active.lock().unwrap();
+            active.file.write_all(br#"["torn","#).unwrap();
+            active.torn = true;
+        }
+        journal.append(event("two")).unwrap();
+        drop(journal);
+        let (_again, leftovers) = Journal::open(dir.path()).unwrap();
+        assert_eq!(actions(&leftovers[0].rows), ["one", "two"]);
     }
 
     #[test]
