@@ -429,6 +429,35 @@ mod tests {
         }
     }
 
+    /// The journal's row of an allow is byte for byte the row of the
+    /// event `verdict` builds for it (same columns, same attribute order).
+    #[test]
+    fn an_allowed_row_is_the_allowed_event_encoded() {
+        let context = SessionContext::of(&session());
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(dir.path()).unwrap();
+        let query = Query {
+            id: 12,
+            text: "select '\"x\"\n'".into(),
+            protocol: QueryProtocol::Prepared,
+            parameters: vec![],
+        };
+        for decided_by in [Some("access-control"), None] {
+            let row = context.allowed_row(&journal, &query, decided_by);
+            let values: Vec<serde_json::Value> = serde_json::from_slice(&row).unwrap();
+            let id = values[0].as_str().unwrap();
+            let mut event = context.verdict(&query, &QueryVerdict::Allow, decided_by);
+            event.time = values[1].as_i64();
+            let mut expected = Vec::new();
+            gatehouse_store::audit::encode_event(&mut expected, &event, id, 0);
+            expected.push(b'\n');
+            assert_eq!(
+                String::from_utf8(row).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn every_session_event_carries_who_where_and_which_session() {
         let context = SessionContext::of(&session());
