@@ -56,6 +56,8 @@
 #                   the first as target gatehouse-base (pg.guarded, same
 #                   config): a change measured against its baseline in one
 #                   run
+#   BENCH_BASE_SESSION_THREADS  the baseline gateway's session_threads
+#                   (default: as BENCH_SESSION_THREADS)
 #   BENCH_BIN       a gateway binary to run instead of building one (to
 #                   measure a copied build while the tree changes)
 #   BENCH_KEEP      1: keep the temp dir (logs, configs, CSV, perf data)
@@ -383,7 +385,10 @@ if [[ -n ${BENCH_BASE_BIN:-} ]]; then
     sed -e "s|127.0.0.1:$GH_PORT\"|127.0.0.1:$BASE_PORT\"|" \
         -e "s|127.0.0.1:$API_PORT\"|127.0.0.1:$(free_port)\"|" \
         -e "s|^state_dir = .*|state_dir = \"$TMP/state-base\"|" \
+        -e "/^session_threads = /d" \
         "$TMP/gatehouse.toml" >"$TMP/gatehouse-base.toml"
+    threads=${BENCH_BASE_SESSION_THREADS:-${BENCH_SESSION_THREADS:-}}
+    [[ -n $threads ]] && sed -i "s|^\[gateway\]$|[gateway]\nsession_threads = $threads|" "$TMP/gatehouse-base.toml"
     log "starting the baseline gateway $BENCH_BASE_BIN"
     "$BENCH_BASE_BIN" serve --config "$TMP/gatehouse-base.toml" 2>"$TMP/gatehouse-base.log" &
     BASE_PID=$!

@@ -45,19 +45,31 @@ struct Worker {
     thread: Option<JoinHandle<()>>,
 }
 
-/// The number of workers to use when the operator does not say: half the
-/// cores the process may run on, at least one.
+/// The number of workers to use when the operator does not say: one per
+/// core the process may run on.
 ///
 /// Proxying is mostly system calls; the kernel's TCP work for each hop and
-/// the processes at both ends (clients, the database) need CPU too. Measured
-/// with pgbench -S at 8 clients on a 2-core machine running client, gateway
-/// and PostgreSQL: one session thread gave 0.85–0.89x pgbouncer's TPS at
-/// 23–41 µs of gateway CPU per transaction, two threads 0.62–0.72x at
-/// 45–66 µs (more context switches and cross-core wakeups, fewer events per
-/// `epoll_wait`). On a host of its own the gateway may do better with more
-/// (`gateway.session_threads`).
+/// the processes at both ends (clients, the database) need CPU too, so the
+/// answer depends on how much the gateway does per query besides relaying.
+/// Measured with `bench/pgbench.sh` (pgbench -S, 8 clients, a 2-core
+/// machine running client, gateway and PostgreSQL), one build run twice
+/// side by side, interleaved, differing only in this setting (3 rounds,
+/// medians; then again with the roles swapped):
+/// * prepared protocol: two threads 42985 and 42451 TPS, 1.05x and 1.07x
+///   pgbouncer's; one thread 31466 and 34814 TPS (0.77x, 0.87x) — one
+///   thread is the serialisation point once the session record costs
+///   little;
+/// * simple protocol (every query an audit event): 25170 vs 24800 and
+///   25185 vs 26262 TPS, the same within the noise;
+/// * gateway CPU per transaction: the same either way (20–31 µs).
+///
+/// An earlier build, whose session record cost several times more per
+/// query, measured the opposite (one thread 0.85–0.89x pgbouncer, two
+/// 0.62–0.72x): on a host of its own, or with different clients, measure
+/// (`gateway.session_threads`). A single session always runs on one
+/// thread, so the setting does not change one client's latency.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl SessionWorkers {
