@@ -9,6 +9,7 @@ pub mod api;
 pub mod apply;
 pub mod audit;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod exec;
 pub mod identity;

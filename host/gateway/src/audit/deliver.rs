@@ -55,6 +55,7 @@
 
 use super::events;
 use super::log::AuditLog;
+use crate::clock::now_ms;
 use gatehouse_runtime::types::{self, AuditOutcome};
 use gatehouse_runtime::{Binding, PluginInstance, Runtime};
 use gatehouse_store::audit::{AuditEvent, Fenced, Outcome};
@@ -166,13 +167,6 @@ fn held<T>(written: Fenced<T>) -> Result<T, Halt> {
 /// renewed (the instant *before* asking, so never later than the expiry
 /// the store recorded), `None` while another node holds it.
 type Lease = Option<Instant>;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 impl Deliverer {
     /// Deliver (while holding the sink's lease) until the task is aborted.

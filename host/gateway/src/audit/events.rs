@@ -296,9 +296,7 @@ impl SessionContext {
             &self.row,
             &RowEvent {
                 id: id.as_str(),
-                time: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64),
+                time: crate::clock::now_ms(),
                 category: "query",
                 action: "query.allowed",
                 outcome: Outcome::Success,

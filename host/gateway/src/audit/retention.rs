@@ -90,11 +90,7 @@ impl Retention {
     /// Run now and every [`INTERVAL`] until the task is aborted.
     pub async fn run(self, store: Store, log: AuditLog) {
         loop {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0);
-            self.run_once(&store, &log, now).await;
+            self.run_once(&store, &log, crate::clock::now_ms()).await;
             tokio::time::sleep(INTERVAL).await;
         }
     }

@@ -8,7 +8,7 @@
 use anyhow::{Context, bail};
 use serde_json::Value;
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// `30s`, `15m`, `12h`, `90d`, `2w` (or bare seconds).
 pub fn duration(text: &str) -> Result<Duration, String> {
@@ -51,12 +51,7 @@ pub fn time(text: &str) -> Result<i64, String> {
     Ok(now_ms().saturating_sub(i64::try_from(ago.as_millis()).unwrap_or(i64::MAX)))
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use gatehouse::clock::now_ms;
 
 /// A JSON argument: inline text, `@path` (a file) or `@-` (stdin).
 pub fn json_arg(what: &str, text: &str) -> anyhow::Result<Value> {

@@ -12,10 +12,10 @@
 //! record, is the durable-before-acknowledged path).
 
 use super::{SessionEvent, SessionRecorder, Verdict};
+use crate::clock::{now_ms, unix_ms};
 use gatehouse_store::Store;
 use gatehouse_store::sessions::{self, NewSession, SessionSummary, Verb};
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most events taken off the queue at once.
@@ -34,16 +34,6 @@ enum Message {
 /// Writes session events into the store from a background task.
 pub struct StoreRecorder {
     queue: mpsc::UnboundedSender<Message>,
-}
-
-fn millis(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-fn now_ms() -> i64 {
-    millis(SystemTime::now())
 }
 
 impl StoreRecorder {
@@ -177,7 +167,7 @@ async fn write_one(store: &Store, event: SessionEvent) {
                     gatehouse_runtime::types::SessionVerb::Connect => Verb::Connect,
                     gatehouse_runtime::types::SessionVerb::Exec => Verb::Exec,
                 },
-                started_at: millis(at),
+                started_at: unix_ms(at),
             })
             .await
             .map(drop),

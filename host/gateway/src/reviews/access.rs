@@ -16,8 +16,9 @@
 //!   a pending JIT review with the minutes asked, settled with
 //!   `on-review(requested)` (a plugin may reject too many minutes).
 
+use super::Workflow;
 use super::convert::wit_identity;
-use super::{Workflow, now_ms};
+use crate::clock::now_ms;
 use gatehouse_api::{AccessRequest, GatewayError};
 use gatehouse_runtime::types::{
     ConnectVerdict, Identity, ReviewRequest, ReviewTransition, Session, SessionVerb,

@@ -16,9 +16,10 @@
 //! approver, another node) makes the move a conflict: the review is
 //! reloaded and, still pending, settled again with the new decisions.
 
+use super::Workflow;
 use super::convert::{is_eligible, is_requester};
 use super::service::Combined;
-use super::{Workflow, now_ms};
+use crate::clock::now_ms;
 use gatehouse_api::GatewayError;
 use gatehouse_runtime::types::ReviewTransition;
 use gatehouse_store::reviews::{Review, ReviewKind, ReviewState};

@@ -47,7 +47,7 @@ impl Workflow {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                if let Err(err) = workflow.sweep(super::now_ms()).await {
+                if let Err(err) = workflow.sweep(crate::clock::now_ms()).await {
                     tracing::warn!(error = %err, "sweeping reviews failed; retrying at the next tick");
                 }
             }

@@ -78,12 +78,6 @@ pub struct Workflow {
     jit_epoch: AtomicU64,
 }
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl Workflow {
     /// The workflow, and the queue of review ids whose exec run is owed
     /// (hand it to [`crate::exec::spawn_runner`]).

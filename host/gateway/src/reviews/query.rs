@@ -18,9 +18,10 @@
 //! Any store failure refuses the query ([`Gate::Refused`]): the gateway
 //! cannot hold what it cannot store.
 
+use super::Workflow;
 use super::convert::store_identity;
 use super::normalize::query_hash;
-use super::{Workflow, now_ms};
+use crate::clock::now_ms;
 use gatehouse_runtime::types::{Identity, ReviewRequest, ReviewTransition};
 use gatehouse_store::reviews::{NewReview, Review, ReviewKind, ReviewState};
 use gatehouse_store::{Actor, StoreError};
