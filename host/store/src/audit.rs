@@ -116,8 +116,10 @@ pub struct NewAuditEvent {
     pub attributes: Vec<(String, String)>,
     /// Unix ms; `None` means now.
     pub time: Option<i64>,
-    /// An id given before the event is stored (an event journaled first,
-    /// see [`Audit::append_replayed`]); `None`: the store assigns one.
+    /// An id given before the event is stored: [`Audit::append`] keeps it,
+    /// and the gateway's journal files of earlier versions carry it
+    /// (replayed as encoded rows, [`encode_event`]); [`Audit::append_many`]
+    /// refuses it. `None`: the store assigns one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
@@ -165,7 +167,7 @@ pub struct AuditEvent {
     pub attributes: Vec<(String, String)>,
 }
 
-/// What [`Audit::append_replayed`] stored.
+/// What [`Audit::append_encoded`] stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Replayed {
     /// Events stored now (the others were stored before).
@@ -411,37 +413,22 @@ impl<'s> Audit<'s> {
     /// the audit pipeline's group commit, where one commit (and, on SQLite,
     /// one WAL sync) covers every event gathered while the previous group
     /// was being written. Committed when this returns.
-    /// Events may not carry ids (those are [`Audit::append_replayed`]'s).
+    /// Events may not carry ids (journaled events, which do, are appended
+    /// as encoded rows: [`Audit::append_encoded`]).
     pub async fn append_many(&self, events: &[NewAuditEvent]) -> Result<Vec<AuditEvent>> {
         if events.iter().any(|e| e.id.is_some()) {
             return Err(StoreError::invalid(
-                "an appended audit event gets its id from the store (replay journaled ones)",
+                "an appended audit event gets its id from the store (journaled events are appended as encoded rows)",
             ));
         }
         self.append_group(events).await?.into_events(events)
     }
 
-    /// Appends events that carry their own ids (the gateway's audit
-    /// journal: its regular ingestion, or a replay after a crash), in order,
-    /// in one transaction. An event whose id is already stored is skipped,
-    /// so replaying twice stores each event once.
-    pub async fn append_replayed(&self, events: &[NewAuditEvent]) -> Result<Replayed> {
-        let mut rows = Vec::new();
-        for event in events {
-            let Some(id) = event.id.as_deref() else {
-                return Err(StoreError::invalid("a replayed audit event needs its id"));
-            };
-            encode_event(&mut rows, event, id, now_ms());
-            rows.push(b'\n');
-        }
-        self.append_encoded(&rows).await
-    }
-
     /// Appends encoded rows ([`encode_row`], [`encode_event`]), one per
     /// line, in order, in one transaction: the gateway's audit journal as
     /// written, bound as one value without being parsed or serialised
-    /// again. Like [`Audit::append_replayed`], a row whose id is already
-    /// stored is skipped. An `invalid` error, storing nothing, if the lines
+    /// again. A row whose id is already stored is skipped, so replaying a
+    /// journal twice stores each event once. An `invalid` error, storing nothing, if the lines
     /// are not UTF-8 (rows are otherwise checked by the database: a
     /// malformed one fails the whole group).
     pub async fn append_encoded(&self, lines: &[u8]) -> Result<Replayed> {

@@ -7,9 +7,8 @@
 //! statement, or a bound value, per event costs the driver more than the
 //! insert itself once every allowed query is an audit event. `RETURNING`
 //! gives each row's `sequence` by `id`, so the answer is matched by id,
-//! never by position. An event may bring its own id (a journaled event):
-//! one already stored is skipped, and the caller decides whether that is
-//! a replay or a conflict.
+//! never by position. The store draws the events' ids; one that is already
+//! taken is skipped by the insert and reported as a conflict.
 //!
 //! **Encoded rows.** The same row, as one JSON array, can be built ahead of
 //! the store ([`RowContext`], [`encode_row`]): the gateway's audit journal
@@ -239,21 +238,18 @@ pub(crate) async fn append_encoded(
 }
 
 /// What [`append_all`] stored: each event's sequence, `None` for one
-/// skipped as already stored.
+/// skipped because its id was taken.
 pub(crate) struct Appended {
     now: i64,
-    /// The ids drawn for events that brought none (32 hex characters each,
-    /// at the event's index).
+    /// The events' ids, drawn at random (32 hex characters each, at the
+    /// event's index).
     random: String,
     pub(crate) sequences: Vec<Option<i64>>,
 }
 
 impl Appended {
-    fn id<'a>(&'a self, index: usize, event: &'a NewAuditEvent) -> &'a str {
-        event
-            .id
-            .as_deref()
-            .unwrap_or(&self.random[index * 32..(index + 1) * 32])
+    fn id(&self, index: usize) -> &str {
+        &self.random[index * 32..(index + 1) * 32]
     }
 
     /// The stored events, in order; an event that was not stored is a
@@ -263,7 +259,7 @@ impl Appended {
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let id = self.id(i, e);
+                let id = self.id(i);
                 let sequence = self.sequences[i].ok_or_else(|| {
                     StoreError::conflict(format!("audit event {id} is already stored"))
                 })?;
@@ -289,8 +285,9 @@ impl Appended {
     }
 }
 
-/// Insert `events` in order with `executor`; an event whose id is already
-/// stored is skipped (see [`Appended::sequences`]).
+/// Insert `events` (which bring no ids: the store draws them) in order
+/// with `executor`; an event whose drawn id is already taken is skipped
+/// (see [`Appended::sequences`]).
 pub(crate) async fn append_all<'e, E>(
     executor: E,
     backend: Backend,
@@ -311,7 +308,7 @@ where
     let rows: Vec<EventRow<'_>> = events
         .iter()
         .enumerate()
-        .map(|(i, e)| event_row(e, appended.id(i, e), appended.now))
+        .map(|(i, e)| event_row(e, appended.id(i), appended.now))
         .collect();
     let sql = match backend {
         Backend::Sqlite => SQLITE,
@@ -326,10 +323,8 @@ where
     for row in &returned {
         sequences.insert(row.try_get("id")?, row.try_get("sequence")?);
     }
-    appended.sequences = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| sequences.get(appended.id(i, e)).copied())
+    appended.sequences = (0..events.len())
+        .map(|i| sequences.get(appended.id(i)).copied())
         .collect();
     Ok(appended)
 }

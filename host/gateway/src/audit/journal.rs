@@ -33,6 +33,7 @@
 //! skipped at a replay. The writer ingests rows from memory, where only
 //! complete ones are kept.
 
+use crate::clock::now_ms;
 use gatehouse_store::audit::{NewAuditEvent, encode_event, is_row};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -103,12 +104,6 @@ impl EventId {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("hex digits")
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn file_name(generation: u64) -> String {
@@ -233,17 +228,6 @@ impl Journal {
         Ok(())
     }
 
-    /// [`Journal::append_row`] for an event built as a [`NewAuditEvent`]
-    /// (given its id and time here).
-    pub fn append(&self, mut event: NewAuditEvent) -> io::Result<()> {
-        let id = self.next_id();
-        event.id = Some(id.as_str().to_string());
-        let mut row = Vec::with_capacity(512);
-        encode_event(&mut row, &event, id.as_str(), now_ms());
-        row.push(b'\n');
-        self.append_row(&row)
-    }
-
     /// Hand over what was written so far (`None`: nothing), switching
     /// writers to a fresh file.
     pub fn take(&self) -> io::Result<Option<Taken>> {
@@ -283,6 +267,18 @@ mod tests {
         let mut event = NewAuditEvent::new("query", action, Outcome::Success);
         event.attributes = vec![("query.text".into(), "select 'a\nb'".into())];
         event
+    }
+
+    impl Journal {
+        /// [`Journal::append_row`] for an event built as a
+        /// [`NewAuditEvent`], with an id drawn here and the time now.
+        fn append(&self, event: NewAuditEvent) -> io::Result<()> {
+            let id = self.next_id();
+            let mut row = Vec::new();
+            encode_event(&mut row, &event, id.as_str(), now_ms());
+            row.push(b'\n');
+            self.append_row(&row)
+        }
     }
 
     /// (id, time, action) of each row.

@@ -3,8 +3,8 @@
 
 use crate::common::{self, admin_actor, identity};
 use gatehouse_store::audit::{
-    AuditFilter, Fenced, NewAuditEvent, Outcome, RowContext, RowEvent, SinkStart, encode_event,
-    encode_row,
+    Audit, AuditFilter, Fenced, NewAuditEvent, Outcome, RowContext, RowEvent, SinkStart,
+    encode_event, encode_row,
 };
 use gatehouse_store::resources::{NewResource, ResourceKind};
 use gatehouse_store::{PageRequest, Role, StoreError};
@@ -13,6 +13,16 @@ use std::time::Duration;
 
 /// A lease long enough to outlast any test.
 const LONG: Duration = Duration::from_secs(600);
+
+/// Whether `holder` gets (or renews) the `siem` sink's lease for `ttl`.
+async fn takes_siem(audit: &Audit<'_>, holder: &str, ttl: Duration) -> bool {
+    audit.acquire_sink_lease("siem", holder, ttl).await.unwrap()
+}
+
+/// Who holds the `siem` sink's lease (there must be one).
+async fn siem_holder(audit: &Audit<'_>) -> String {
+    audit.sink_lease("siem").await.unwrap().unwrap().holder
+}
 
 fn event(action: &str) -> NewAuditEvent {
     let mut event = NewAuditEvent::new("query", action, Outcome::Denied);
@@ -262,16 +272,23 @@ async fn replayed_events_keep_their_ids_and_are_stored_once() {
                 e
             })
             .collect();
-        assert!(audit.append_replayed(&[event("no id")]).await.is_err());
+        let rows = |events: &[NewAuditEvent]| {
+            let mut lines = Vec::new();
+            for e in events {
+                encode_event(&mut lines, e, e.id.as_deref().unwrap(), 0);
+                lines.push(b'\n');
+            }
+            lines
+        };
         assert!(
             audit.append_many(&journaled[..1]).await.is_err(),
             "ids are the store's to give, outside a replay"
         );
-        let first = audit.append_replayed(&journaled[..2]).await.unwrap();
+        let first = audit.append_encoded(&rows(&journaled[..2])).await.unwrap();
         assert_eq!(first.stored, 2);
         // A crash after the commit, before the journal file went: replayed
         // again with what came after.
-        let again = audit.append_replayed(&journaled).await.unwrap();
+        let again = audit.append_encoded(&rows(&journaled)).await.unwrap();
         assert_eq!(again.stored, 1);
         assert!(again.last_sequence > first.last_sequence);
         let stored = audit.after(0, 10).await.unwrap();
@@ -470,14 +487,9 @@ async fn one_of_two_contending_holders_gets_a_sink_lease_and_renews_it() {
         let first = audit.sink_lease("siem").await.unwrap().unwrap();
         assert_eq!(first.holder, winner);
         // The loser keeps asking in vain; the winner renews (later expiry).
-        assert!(!audit.acquire_sink_lease("siem", loser, LONG).await.unwrap());
+        assert!(!takes_siem(&audit, loser, LONG).await);
         tokio::time::sleep(Duration::from_millis(5)).await;
-        assert!(
-            audit
-                .acquire_sink_lease("siem", winner, LONG)
-                .await
-                .unwrap()
-        );
+        assert!(takes_siem(&audit, winner, LONG).await);
         let renewed = audit.sink_lease("siem").await.unwrap().unwrap();
         assert_eq!(renewed.holder, winner);
         assert!(renewed.until > first.until, "{renewed:?} after {first:?}");
@@ -485,7 +497,7 @@ async fn one_of_two_contending_holders_gets_a_sink_lease_and_renews_it() {
         assert!(!audit.release_sink_lease("siem", loser).await.unwrap());
         assert!(audit.release_sink_lease("siem", winner).await.unwrap());
         assert_eq!(audit.sink_lease("siem").await.unwrap(), None);
-        assert!(audit.acquire_sink_lease("siem", loser, LONG).await.unwrap());
+        assert!(takes_siem(&audit, loser, LONG).await);
         // A lease on a sink nobody registered is not invented.
         assert!(matches!(
             audit.acquire_sink_lease("nope", winner, LONG).await,
@@ -537,40 +549,14 @@ async fn an_expired_sink_lease_passes_to_another_holder() {
             .await
             .unwrap();
         let ttl = Duration::from_millis(150);
-        assert!(
-            audit
-                .acquire_sink_lease("siem", "node-a", ttl)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !audit
-                .acquire_sink_lease("siem", "node-b", ttl)
-                .await
-                .unwrap()
-        );
+        assert!(takes_siem(&audit, "node-a", ttl).await);
+        assert!(!takes_siem(&audit, "node-b", ttl).await);
         tokio::time::sleep(Duration::from_millis(250)).await;
         // Expired but not yet taken: still node-a's (it may renew).
-        assert_eq!(
-            audit.sink_lease("siem").await.unwrap().unwrap().holder,
-            "node-a"
-        );
-        assert!(
-            audit
-                .acquire_sink_lease("siem", "node-b", LONG)
-                .await
-                .unwrap()
-        );
-        assert_eq!(
-            audit.sink_lease("siem").await.unwrap().unwrap().holder,
-            "node-b"
-        );
-        assert!(
-            !audit
-                .acquire_sink_lease("siem", "node-a", ttl)
-                .await
-                .unwrap()
-        );
+        assert_eq!(siem_holder(&audit).await, "node-a");
+        assert!(takes_siem(&audit, "node-b", LONG).await);
+        assert_eq!(siem_holder(&audit).await, "node-b");
+        assert!(!takes_siem(&audit, "node-a", ttl).await);
     })
     .await;
 }
@@ -597,21 +583,11 @@ async fn a_holder_that_lost_its_lease_cannot_move_the_cursor() {
         // node-a holds the lease, reads a batch (e1..e3) and stalls past
         // its expiry; node-b takes over and delivers e1 and e2.
         let ttl = Duration::from_millis(100);
-        assert!(
-            audit
-                .acquire_sink_lease("siem", "node-a", ttl)
-                .await
-                .unwrap()
-        );
+        assert!(takes_siem(&audit, "node-a", ttl).await);
         let batch = audit.due("siem", 0, 10).await.unwrap();
         assert_eq!(batch.len(), 3);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(
-            audit
-                .acquire_sink_lease("siem", "node-b", LONG)
-                .await
-                .unwrap()
-        );
+        assert!(takes_siem(&audit, "node-b", LONG).await);
         let state = audit
             .mark_delivered("siem", "node-b", e2.sequence)
             .await
@@ -653,10 +629,7 @@ async fn a_holder_that_lost_its_lease_cannot_move_the_cursor() {
             (e2.sequence, 0, None)
         );
         assert!(audit.dead_letters("siem", 10).await.unwrap().is_empty());
-        assert_eq!(
-            audit.sink_lease("siem").await.unwrap().unwrap().holder,
-            "node-b"
-        );
+        assert_eq!(siem_holder(&audit).await, "node-b");
         // node-b goes on from its own cursor.
         assert!(matches!(
             audit
