@@ -8,6 +8,12 @@
 //! APPEND_GROUP=100 APPEND_GROUPS=200 cargo bench -p gatehouse-store --bench append
 //! ```
 //!
+//! Settings (environment): `APPEND_GROUP` rows per group (400),
+//! `APPEND_GROUPS` groups (100), `APPEND_PARTS` `audit`, `record` or both
+//! (one part alone gives its own instruction count under
+//! `valgrind --tool=callgrind`), `APPEND_DDL` statements run on the fresh
+//! store first, `;`-separated (schema experiments, e.g. dropping an index).
+//!
 //! Each figure is wall time per row of one writer appending group after
 //! group to a fresh file store (WAL, `synchronous = normal`), so it
 //! includes SQLite's page writes and checkpoints; compare figures of one

@@ -6,6 +6,7 @@
 
 use crate::common::*;
 use gatehouse_store::Store;
+use gatehouse_store::audit::AuditEvent;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
@@ -163,47 +164,14 @@ async fn kill_9_loses_no_acknowledged_event() {
     let mut second = start(state.path(), sink_dir.path(), &tokens, &log).await;
     let store = Store::open_default(state.path()).await.unwrap();
     let events = all_events(&store).await;
-    let denied_events: Vec<_> = events
-        .iter()
-        .filter(|e| e.action == "query.denied")
-        .filter(|e| attribute(e, "query.text").is_some_and(|t| denied.contains(t)))
-        .collect();
-    let stored_denials: BTreeSet<&str> = denied_events
-        .iter()
-        .filter_map(|e| attribute(e, "query.text"))
-        .collect();
-    let lost: Vec<_> = denied
-        .iter()
-        .filter(|t| !stored_denials.contains(t.as_str()))
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "{} of {} acknowledged denials missing after kill -9, e.g. {:?}",
-        lost.len(),
-        denied.len(),
-        &lost[..lost.len().min(5)]
-    );
+    let denied_events = acknowledged(&events, "query.denied", &denied, "acknowledged denials");
     // Every allowed query whose rows reached its client: `query.allowed`
-    // commits before the answer is relayed.
-    let allowed_events: Vec<_> = events
-        .iter()
-        .filter(|e| e.action == "query.allowed")
-        .filter(|e| attribute(e, "query.text").is_some_and(|t| allowed.contains(t)))
-        .collect();
-    let stored_allowed: BTreeSet<&str> = allowed_events
-        .iter()
-        .filter_map(|e| attribute(e, "query.text"))
-        .collect();
-    let lost: Vec<_> = allowed
-        .iter()
-        .filter(|t| !stored_allowed.contains(t.as_str()))
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "{} of {} answered allowed queries missing after kill -9, e.g. {:?}",
-        lost.len(),
-        allowed.len(),
-        &lost[..lost.len().min(5)]
+    // is journaled before the answer is relayed.
+    let allowed_events = acknowledged(
+        &events,
+        "query.allowed",
+        &allowed,
+        "answered allowed queries",
     );
     let group_events: Vec<_> = events
         .iter()
@@ -252,10 +220,42 @@ async fn kill_9_loses_no_acknowledged_event() {
     second.child.start_kill().unwrap();
     second.child.wait().await.unwrap();
     eprintln!(
-        "kill -9: {} acknowledged denials and {} admin changes, all stored and delivered",
+        "kill -9: {} acknowledged denials, {} answered allowed queries and {} admin changes, all stored and delivered",
         denied.len(),
+        allowed.len(),
         groups.len()
     );
+}
+
+/// The `action` events of the queries in `acked` (by text); fails naming
+/// `what` if any acknowledged query has none.
+fn acknowledged<'e>(
+    events: &'e [AuditEvent],
+    action: &str,
+    acked: &BTreeSet<String>,
+    what: &str,
+) -> Vec<&'e AuditEvent> {
+    let found: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == action)
+        .filter(|e| attribute(e, "query.text").is_some_and(|t| acked.contains(t)))
+        .collect();
+    let stored: BTreeSet<&str> = found
+        .iter()
+        .filter_map(|e| attribute(e, "query.text"))
+        .collect();
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|t| !stored.contains(t.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} {what} missing after kill -9, e.g. {:?}",
+        lost.len(),
+        acked.len(),
+        &lost[..lost.len().min(5)]
+    );
+    found
 }
 
 /// Event ids in the sink's files (complete lines only).
