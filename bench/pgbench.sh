@@ -288,6 +288,9 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 chmod 755 "$TMP" # pgbouncer may run as another user
 mkdir -p "$TMP/pgbench-logs" "$CACHE_DIR"
 
+# `free_port NAME` sets NAME to a port nobody listens on and no earlier
+# call drew. It assigns rather than prints: `$(free_port)` would run in a
+# subshell, and the port it drew would not be remembered.
 USED_PORTS=""
 free_port() {
     local port listening
@@ -296,7 +299,7 @@ free_port() {
         port=$((20000 + RANDOM % 40000))
         if ! grep -qx "$port" <<<"$listening" && [[ " $USED_PORTS " != *" $port "* ]]; then
             USED_PORTS="$USED_PORTS $port"
-            echo "$port"
+            printf -v "$1" '%s' "$port"
             return
         fi
     done
@@ -320,8 +323,8 @@ wait_for_port() { # name port pid timeout-seconds log
 }
 
 # Gatehouse: a user with a fresh token, one resource with two roles.
-GH_PORT=$(free_port)
-API_PORT=$(free_port)
+free_port GH_PORT
+free_port API_PORT
 token_out=$("$BIN" tokens new 2>/dev/null)
 TOKEN=$(awk '/^token:/ {print $2}' <<<"$token_out")
 DIGEST=$(awk '/^token_sha256:/ {print $2}' <<<"$token_out")
@@ -381,9 +384,10 @@ log "starting Gatehouse (the first start compiles plugins: ~20 s)"
 GATEHOUSE_PID=$!
 wait_for_port gatehouse "$GH_PORT" "$GATEHOUSE_PID" 180 "$TMP/gatehouse.log"
 if [[ -n ${BENCH_BASE_BIN:-} ]]; then
-    BASE_PORT=$(free_port)
+    free_port BASE_PORT
+    free_port BASE_API_PORT
     sed -e "s|127.0.0.1:$GH_PORT\"|127.0.0.1:$BASE_PORT\"|" \
-        -e "s|127.0.0.1:$API_PORT\"|127.0.0.1:$(free_port)\"|" \
+        -e "s|127.0.0.1:$API_PORT\"|127.0.0.1:$BASE_API_PORT\"|" \
         -e "s|^state_dir = .*|state_dir = \"$TMP/state-base\"|" \
         -e "/^session_threads = /d" \
         "$TMP/gatehouse.toml" >"$TMP/gatehouse-base.toml"
@@ -396,7 +400,7 @@ if [[ -n ${BENCH_BASE_BIN:-} ]]; then
 fi
 
 # pgbouncer: session pooling, trust auth (the user must still be listed).
-PGB_PORT=$(free_port)
+free_port PGB_PORT
 cat >"$TMP/userlist.txt" <<EOF
 "$UP_USER" ""
 EOF
