@@ -30,7 +30,7 @@
 //!   down grows memory instead of stalling sessions, and every waiting
 //!   producer gets an error as soon as its write fails.
 
-use super::journal::{Journal, Taken};
+use super::journal::{Journal, Segment};
 use gatehouse_store::Store;
 use gatehouse_store::audit::{AuditEvent, NewAuditEvent};
 use std::collections::VecDeque;
@@ -186,11 +186,12 @@ impl AuditLog {
 /// group commit does it first.
 pub const JOURNAL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// The writer's side of the journal: files taken but not yet committed,
-/// oldest first (a failed commit is retried, in order, next time).
+/// The writer's side of the journal: segments taken but not yet
+/// committed, oldest first (a failed commit is retried, in order, next
+/// time).
 struct Ingest {
     journal: Option<Arc<Journal>>,
-    backlog: VecDeque<Taken>,
+    backlog: VecDeque<Segment>,
 }
 
 impl Ingest {
@@ -199,20 +200,19 @@ impl Ingest {
     async fn run(&mut self, store: &Store, published: &watch::Sender<i64>) {
         let Some(journal) = &self.journal else { return };
         match journal.take() {
-            Ok(Some(taken)) => self.backlog.push_back(taken),
-            Ok(None) => {}
+            Ok(taken) => self.backlog.extend(taken),
             Err(err) => {
                 tracing::error!(error = %err, "could not switch audit journal files; retrying")
             }
         }
         while let Some(taken) = self.backlog.front() {
-            match store.audit().append_encoded(&taken.rows).await {
+            match store.audit().append_encoded(taken.rows()).await {
                 Ok(replayed) => {
                     publish(published, replayed.last_sequence);
-                    self.backlog.pop_front().expect("front exists").done();
+                    journal.recycle(self.backlog.pop_front().expect("front exists"));
                 }
                 Err(err) => {
-                    tracing::error!(events = taken.count, error = %err,
+                    tracing::error!(events = taken.count(), error = %err,
                         "moving the audit journal into the store failed; it stays journaled and is retried");
                     return;
                 }
