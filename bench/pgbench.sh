@@ -25,7 +25,9 @@
 #     MODE against every target, interleaved (all targets for one C/MODE,
 #     then the next) so load drift hits them alike; per-transaction logs
 #     (`-l`) give the p50/p99 latency;
-#  5. prints every run, one summary table (TPS, ratios vs direct and vs
+#  5. prints every run (a gateway's line also splits its CPU per
+#     transaction by thread: sessions / store (SQLite's worker) / other),
+#     one summary table (TPS, ratios vs direct and vs
 #     pgbouncer, p50 at c=1 and the latency Gatehouse adds) and whether the
 #     targets are met:
 #       - Gatehouse with plugins >= pgbouncer TPS at c=8 (each mode);
@@ -470,11 +472,25 @@ fi
 
 # ---------------------------------------------------------------- 4. runs
 RESULTS=$TMP/results.csv
-echo "round,target,clients,mode,tps,latency_avg_ms,p50_us,p99_us,transactions,proxy_cpu_us_per_tx" >"$RESULTS"
+echo "round,target,clients,mode,tps,latency_avg_ms,p50_us,p99_us,transactions,proxy_cpu_us_per_tx,gatehouse_cpu_split" >"$RESULTS"
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 # CPU time (user + system, in clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# A gateway's CPU ticks so far by thread kind: "sessions store other"
+# (session threads; the SQLite driver's worker; tokio, epoch ticker, the
+# rest). Threads that ended during a run are not counted.
+thread_ticks() {
+    cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{
+        lp = index($0, "("); rp = 0
+        for (i = length($0); i > lp; i--) if (substr($0, i, 1) == ")") { rp = i; break }
+        name = substr($0, lp + 1, rp - lp - 1)
+        split(substr($0, rp + 2), f, " ")
+        t = f[12] + f[13]
+        if (name ~ /^gatehouse-sess/) s += t; else if (name ~ /sqlite/) d += t; else o += t
+    } END { print s + 0, d + 0, o + 0 }'
+}
 
 # The process that relays a target's traffic (none for direct).
 proxy_pid_of() {
@@ -504,24 +520,26 @@ bench_one() { # round target clients mode
         PERF_PID=$!
         sleep 0.5
     fi
-    local rc=0 proxy cpu_before=0 cpu_after=0
+    local rc=0 proxy cpu_before=0 cpu_after=0 split_before="" split_after=""
     proxy=$(proxy_pid_of "$target")
     [[ -n $proxy ]] && cpu_before=$(cpu_ticks "$proxy")
+    [[ -n $proxy && $target == gatehouse-* ]] && split_before=$(thread_ticks "$proxy")
     PGPASSWORD=$password run_bg pgbench -h "$host" -p "$port" -U "$user" \
         -S -n -T "$SECONDS_PER_RUN" -c "$c" -j "$c" -M "$mode" \
         -l --log-prefix="$prefix" "$db" >"$out" 2>&1 || rc=$?
     [[ -n $proxy ]] && cpu_after=$(cpu_ticks "$proxy")
+    [[ -n $split_before ]] && split_after=$(thread_ticks "$proxy")
     if [[ $profiling == 1 ]]; then
         kill -INT "$PERF_PID" 2>/dev/null || true
         wait "$PERF_PID" 2>/dev/null || true
         PERF_PID=""
         log "perf data: $TMP/perf-$name.data"
     fi
-    local tps lat p50 p99 n cpu=""
+    local tps lat p50 p99 n cpu="" split=""
     if [[ $rc != 0 ]]; then
         log "pgbench failed for $name (exit $rc):"
         tail -n 5 "$out" >&2
-        echo "$round,$target,$c,$mode,,,,,," >>"$RESULTS"
+        echo "$round,$target,$c,$mode,,,,,,," >>"$RESULTS"
         rm -f "$prefix".*[0-9]
         return
     fi
@@ -544,9 +562,19 @@ bench_one() { # round target clients mode
         cpu=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$CLK_TCK" -v n="$n" \
             'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
     fi
-    echo "$round,$target,$c,$mode,$tps,$lat,$p50,$p99,$n,$cpu" >>"$RESULTS"
-    printf '[bench] %-18s c=%-2s %-9s %8.0f tps  avg %6s ms  p50 %5s us  p99 %5s us  proxy cpu %5s us/tx\n' \
-        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" "${cpu:--}" >&9
+    # The gateway's CPU per transaction by thread kind (sessions / store /
+    # other), to see where a change moved it without a profiler.
+    if [[ -n $split_after && $n -gt 0 ]]; then
+        split=$(awk -v b="$split_before" -v a="$split_after" -v hz="$CLK_TCK" -v n="$n" 'BEGIN {
+            split(b, x, " "); split(a, y, " ")
+            printf "%.1f/%.1f/%.1f", (y[1] - x[1]) * 1e6 / hz / n, (y[2] - x[2]) * 1e6 / hz / n,
+                (y[3] - x[3]) * 1e6 / hz / n
+        }')
+    fi
+    echo "$round,$target,$c,$mode,$tps,$lat,$p50,$p99,$n,$cpu,$split" >>"$RESULTS"
+    printf '[bench] %-18s c=%-2s %-9s %8.0f tps  avg %6s ms  p50 %5s us  p99 %5s us  proxy cpu %5s us/tx%s\n' \
+        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" "${cpu:--}" \
+        "${split:+  (sessions/store/other $split)}" >&9
 }
 
 n_runs=0
