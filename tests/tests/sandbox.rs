@@ -21,14 +21,16 @@ fn deny_reason(verdict: QueryVerdict) -> String {
     }
 }
 
-#[test]
-fn an_infinite_loop_is_stopped_at_its_deadline() {
+/// A looping hook, called after the session was idle for `idle`, is denied
+/// at its 50 ms deadline, naming the plugin.
+fn a_loop_is_stopped_at_its_deadline(idle: Duration) {
     let plugin = sandbox_plugin();
     let mut session = plugin
         .session(&config("loop"))
         .deadline(Duration::from_millis(50))
         .open()
         .unwrap();
+    std::thread::sleep(idle);
     let started = Instant::now();
     let reason = deny_reason(session.query("select 1"));
     let elapsed = started.elapsed();
@@ -41,6 +43,18 @@ fn an_infinite_loop_is_stopped_at_its_deadline() {
         elapsed < Duration::from_millis(400),
         "stopped late: {elapsed:?}"
     );
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_at_its_deadline() {
+    a_loop_is_stopped_at_its_deadline(Duration::ZERO);
+}
+
+#[test]
+fn an_infinite_loop_after_an_idle_spell_is_stopped_at_its_deadline() {
+    // Longer than the epoch ticker's idle window: it may have parked, and
+    // the call must wake it.
+    a_loop_is_stopped_at_its_deadline(Duration::from_millis(300));
 }
 
 #[test]

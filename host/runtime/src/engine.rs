@@ -5,8 +5,9 @@
 //! configuration is the sandbox's outer wall:
 //!
 //! * **epoch interruption** bounds CPU time: a ticker thread advances the
-//!   epoch every [`EngineSettings::epoch_tick`]; each hook call gets a
-//!   deadline and a callback that traps once it passes (see `instance.rs`);
+//!   epoch every [`EngineSettings::epoch_tick`] while guest code may run
+//!   (`epoch.rs`); each hook call gets a deadline and a callback that traps
+//!   once it passes (see `instance.rs`);
 //! * the **pooling allocator** preallocates instance, memory, table and
 //!   stack slots, so instantiating a plugin per session is a few
 //!   microseconds and the total memory the sandbox can take is bounded up
@@ -19,7 +20,6 @@
 //! (for example a memory cap above the pool's slot size) or the host cannot
 //! reserve the pool's virtual memory.
 
-use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -111,43 +111,4 @@ pub fn build_engine(settings: &EngineSettings) -> anyhow::Result<Engine> {
         .memory_init_cow(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(|e| anyhow::anyhow!("building the wasmtime engine: {e}"))
-}
-
-/// Advances the engine's epoch every tick until dropped.
-pub struct EpochTicker {
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    pub fn start(engine: &Engine, tick: Duration) -> Self {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let engine = engine.weak();
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("gatehouse-epoch".into())
-            .spawn(move || {
-                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::thread::sleep(tick);
-                    match engine.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
-                    }
-                }
-            })
-            .expect("spawning the epoch ticker thread");
-        Self {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }

@@ -40,11 +40,13 @@ macro_rules! guarded {
         let deadline = $self.limits.deadline;
         $self.store.data_mut().deadline = Some(Instant::now() + deadline);
         $self.store.set_epoch_deadline(1);
+        let busy = crate::epoch::busy();
         let result = {
             let $guest = $self.bindings.gatehouse_plugin_guest();
             let $store = &mut $self.store;
             tokio::time::timeout(deadline + BACKSTOP_GRACE, $call).await
         };
+        drop(busy);
         $self.store.data_mut().deadline = None;
         match result {
             Ok(Ok(value)) => Ok(value),
@@ -90,7 +92,10 @@ impl PluginInstance {
         // Instantiation runs the guest's start code: it gets a deadline too.
         store.data_mut().deadline = Some(Instant::now() + limits.deadline);
         store.set_epoch_deadline(1);
-        let bindings = match pre.instantiate_async(&mut store).await {
+        let busy = crate::epoch::busy();
+        let instantiated = pre.instantiate_async(&mut store).await;
+        drop(busy);
+        let bindings = match instantiated {
             Ok(bindings) => bindings,
             Err(error) => {
                 let detail = match classify_error(&error, &store, limits) {

@@ -27,11 +27,14 @@
 //!   per session: no state crosses sessions, and a fault poisons only its
 //!   own instance.
 //! * **Bounded.** The pooling allocator bounds the number and size of
-//!   instances up front (`engine.rs`); each binding caps memory and time.
+//!   instances up front (`engine.rs`); each binding caps memory and time,
+//!   time by epoch interruption, whose ticker runs while guest code may
+//!   (`epoch.rs`).
 
 mod cache;
 mod clock;
 mod engine;
+mod epoch;
 mod error;
 mod grants;
 pub mod http;
@@ -96,7 +99,7 @@ pub struct Runtime {
     pub(crate) cache: cache::CompileCache,
     pub(crate) services: HostServices,
     pub(crate) settings: EngineSettings,
-    _ticker: engine::EpochTicker,
+    _ticker: epoch::EpochTicker,
 }
 
 impl Runtime {
@@ -108,7 +111,7 @@ impl Runtime {
         v0_1::add_to_linker(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking gatehouse:plugin@0.1: {e}"))?;
         let cache = cache::CompileCache::new(&engine, settings.cache_dir.clone());
-        let ticker = engine::EpochTicker::start(&engine, settings.engine.epoch_tick);
+        let ticker = epoch::EpochTicker::start(&engine, settings.engine.epoch_tick);
         Ok(Self {
             engine,
             linker,
