@@ -61,15 +61,11 @@ pub struct Busy(Arc<Shard>);
 /// Count a guest call in (wake a parked ticker); it is counted out when
 /// the guard drops.
 pub fn busy() -> Busy {
-    let shard = LOCAL.with(|local| {
-        local
-            .get_or_init(|| {
-                let shard = Arc::new(Shard::default());
-                lock(&SHARDS).push(shard.clone());
-                shard
-            })
-            .clone()
-    });
+    // A call from a thread whose locals are being torn down counts on a
+    // shard of its own.
+    let shard = LOCAL
+        .try_with(|local| local.get_or_init(new_shard).clone())
+        .unwrap_or_else(|_| new_shard());
     shard.in_flight.fetch_add(1, SeqCst);
     shard.started.fetch_add(1, SeqCst);
     if PARKED.load(SeqCst) > 0 {
@@ -78,6 +74,13 @@ pub fn busy() -> Busy {
         }
     }
     Busy(shard)
+}
+
+/// A shard, registered.
+fn new_shard() -> Arc<Shard> {
+    let shard = Arc::new(Shard::default());
+    lock(&SHARDS).push(shard.clone());
+    shard
 }
 
 impl Drop for Busy {
