@@ -12,7 +12,7 @@
 //! kernel is entered once per page touched, not once per row. The audit
 //! log's writer moves the journal into the store in groups
 //! ([`Journal::take`], then [`Journal::recycle`] once committed), before each
-//! of its own group commits and every [`super::log::JOURNAL_INTERVAL`], so
+//! of its own group commits and within [`super::log::JOURNAL_INTERVAL`], so
 //! the store's sequence keeps each producer's order: an event journaled
 //! before another was queued is committed first. The lines go to the store
 //! as written (`Audit::append_encoded`), read straight from the mapping: an
@@ -76,6 +76,8 @@ pub struct Journal {
     active: Mutex<Active>,
     /// Committed segments, zeroed, for the next ones.
     spare: Mutex<Vec<Segment>>,
+    /// Signalled by the first row after a take ([`Journal::rows_written`]).
+    rows_written: tokio::sync::Notify,
 }
 
 struct Active {
@@ -292,6 +294,7 @@ impl Journal {
                 full: Vec::new(),
             }),
             spare: Mutex::new(Vec::new()),
+            rows_written: tokio::sync::Notify::new(),
             dir,
         };
         Ok((journal, leftovers))
@@ -314,13 +317,31 @@ impl Journal {
     pub fn append_row(&self, row: &[u8]) -> io::Result<()> {
         debug_assert!(row.ends_with(b"\n"));
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        let first = active.segment.count == 0 && active.full.is_empty();
         if !active.segment.fits(row) {
             let next = self.next_segment(active.segment.generation + 1, row.len())?;
             let full = std::mem::replace(&mut active.segment, next);
             active.full.push(full);
         }
         active.segment.push(row);
+        drop(active);
+        if first {
+            self.rows_written.notify_one();
+        }
         Ok(())
+    }
+
+    /// Whether rows wait to be taken.
+    pub fn is_empty(&self) -> bool {
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        active.segment.count == 0 && active.full.is_empty()
+    }
+
+    /// Returns once a row was written since the last take (at once if one
+    /// was written before this was called and nobody has waited since): the
+    /// writer sleeps while nothing is journaled.
+    pub async fn rows_written(&self) {
+        self.rows_written.notified().await
     }
 
     /// Hand over the segments written so far, oldest first (empty:
@@ -385,6 +406,7 @@ mod tests {
     use super::*;
     use gatehouse_store::audit::Outcome;
     use serde_json::Value;
+    use std::time::Duration;
 
     fn event(action: &str) -> NewAuditEvent {
         let mut event = NewAuditEvent::new("query", action, Outcome::Success);
@@ -507,6 +529,35 @@ mod tests {
         let (_again, leftovers) = Journal::open(dir.path()).unwrap();
         let replayed: Vec<String> = leftovers.iter().flat_map(|l| actions(&l.rows)).collect();
         assert_eq!(replayed, ["after", "unfinished"]);
+    }
+
+    /// Whether the writer would be woken within 50 ms.
+    async fn woken(journal: &Journal) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), journal.rows_written())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn the_first_row_after_a_take_wakes_the_writer_and_nothing_else_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(dir.path()).unwrap();
+        assert!(!woken(&journal).await, "nothing journaled");
+        assert!(journal.is_empty());
+        journal.append("one").unwrap();
+        journal.append("two").unwrap();
+        assert!(!journal.is_empty());
+        assert!(woken(&journal).await, "the first row signals");
+        assert!(!woken(&journal).await, "once, not per row");
+        assert_eq!(
+            taken_actions(&journal.take().unwrap()),
+            [vec!["one", "two"]]
+        );
+        journal.append("three").unwrap();
+        assert!(
+            woken(&journal).await,
+            "the first row after a take signals again"
+        );
     }
 
     #[test]

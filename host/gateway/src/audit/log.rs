@@ -10,9 +10,10 @@
 //! idle an event is written at once.
 //!
 //! With the node's audit journal (`journal.rs`), the writer also moves
-//! what sessions journaled into the store: every [`JOURNAL_INTERVAL`], and
-//! before each group it commits, so an event journaled before another was
-//! queued gets the lower sequence. A [`Pending`] is an event a producer
+//! what sessions journaled into the store: [`JOURNAL_INTERVAL`] after the
+//! first row journaled since the last move (nothing wakes it while nothing
+//! is journaled), and before each group it commits, so an event journaled
+//! before another was queued gets the lower sequence. A [`Pending`] is an event a producer
 //! journals (or, without a journal, queues) and settles later.
 //!
 //! Invariants:
@@ -36,6 +37,7 @@ use gatehouse_store::audit::{AuditEvent, NewAuditEvent};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 /// Most events committed in one transaction.
 pub const MAX_GROUP: usize = 512;
@@ -108,7 +110,7 @@ impl AuditLog {
 
     /// [`AuditLog::start`] with the audit journal (`journal.rs`; replay
     /// what an earlier process left first): the writer moves it into the
-    /// store before each group commit and every [`JOURNAL_INTERVAL`].
+    /// store before each group commit and within [`JOURNAL_INTERVAL`].
     pub fn start_journaled(store: Store, journal: Option<Arc<Journal>>) -> Self {
         let (queue, received) = mpsc::unbounded_channel();
         let (published, committed) = watch::channel(0);
@@ -182,8 +184,10 @@ impl AuditLog {
     }
 }
 
-/// How often the writer moves the audit journal into the store when no
-/// group commit does it first.
+/// How long after the first row journaled since the last move the writer
+/// moves the journal into the store, when no group commit does it first
+/// (and how soon it retries a move that failed). Nothing wakes it while
+/// nothing is journaled.
 pub const JOURNAL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The writer's side of the journal: segments taken but not yet
@@ -219,6 +223,20 @@ impl Ingest {
             }
         }
     }
+
+    /// Whether anything journaled is not in the store yet (a move to
+    /// retry).
+    fn pending(&self) -> bool {
+        !self.backlog.is_empty() || self.journal.as_ref().is_some_and(|j| !j.is_empty())
+    }
+
+    /// Returns once something was journaled (never without a journal).
+    async fn rows_written(&self) {
+        match &self.journal {
+            Some(journal) => journal.rows_written().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 async fn write_loop(
@@ -230,9 +248,9 @@ async fn write_loop(
     let mut batch = Vec::with_capacity(MAX_GROUP);
     let mut events = Vec::with_capacity(MAX_GROUP);
     let mut replies: Vec<Option<Reply>> = Vec::with_capacity(MAX_GROUP);
-    let journaled = ingest.journal.is_some();
-    let mut tick = tokio::time::interval(JOURNAL_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When to move the journal next: set by the first row journaled after
+    // a move (or a move that failed), not by a clock that ticks while idle.
+    let mut move_at: Option<Instant> = None;
     loop {
         tokio::select! {
             got = received.recv_many(&mut batch, MAX_GROUP) => {
@@ -240,14 +258,22 @@ async fn write_loop(
                     break;
                 }
             }
-            _ = tick.tick(), if journaled => {
+            () = ingest.rows_written(), if move_at.is_none() => {
+                move_at = Some(Instant::now() + JOURNAL_INTERVAL);
+                continue;
+            }
+            () = tokio::time::sleep_until(move_at.unwrap_or_else(Instant::now)), if move_at.is_some() => {
                 ingest.run(&store, &published).await;
+                move_at = ingest.pending().then(|| Instant::now() + JOURNAL_INTERVAL);
                 continue;
             }
         }
         // What was journaled before these events were queued commits
         // first: each producer's order is the log's.
         ingest.run(&store, &published).await;
+        if move_at.is_none() && ingest.pending() {
+            move_at = Some(Instant::now() + JOURNAL_INTERVAL);
+        }
         for message in batch.drain(..) {
             match message {
                 Message::Event(event, reply) => {

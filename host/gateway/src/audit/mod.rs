@@ -36,7 +36,7 @@
 //!   `[audit] allowed_queries`, the default): the session writes the event
 //!   to the node's audit journal ([`journal`]) after sending the query
 //!   upstream and before reading its answer; the writer moves the journal
-//!   into the store every [`log::JOURNAL_INTERVAL`] and before each group
+//!   into the store within [`log::JOURNAL_INTERVAL`] and before each group
 //!   commit (so the log keeps each session's order), and a restart replays
 //!   what a crash left there;
 //! * every admin change and review transition: the store writes their rows
