@@ -87,6 +87,14 @@ struct Active {
     full: Vec<Segment>,
 }
 
+impl Active {
+    /// Nothing written since the last take: a segment is only set aside
+    /// as full for a row that then goes to the next one.
+    fn is_empty(&self) -> bool {
+        self.segment.count == 0
+    }
+}
+
 /// One journal file, mapped: rows in `[0, len)`, zeros after.
 pub struct Segment {
     generation: u64,
@@ -258,7 +266,8 @@ fn read(path: &Path) -> io::Result<(Vec<u8>, usize)> {
 
 impl Journal {
     /// Open the journal in `state_dir`; also returns the files an earlier
-    /// process left, oldest first, with their rows.
+    /// process left with rows in them, oldest first (files without any are
+    /// deleted here).
     pub fn open(state_dir: &Path) -> io::Result<(Journal, Vec<Leftover>)> {
         Self::open_with(state_dir, SEGMENT_BYTES)
     }
@@ -281,6 +290,12 @@ impl Journal {
         let mut leftovers = Vec::with_capacity(old.len());
         for (_, path) in old {
             let (rows, count) = read(&path)?;
+            if count == 0 {
+                // A spare, an unused segment, or only torn rows: nothing
+                // to replay.
+                remove(&path);
+                continue;
+            }
             leftovers.push(Leftover { path, rows, count });
         }
         let prefix = super::deliver::new_node_id();
@@ -317,7 +332,7 @@ impl Journal {
     pub fn append_row(&self, row: &[u8]) -> io::Result<()> {
         debug_assert!(row.ends_with(b"\n"));
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        let first = active.segment.count == 0 && active.full.is_empty();
+        let first = active.is_empty();
         if !active.segment.fits(row) {
             let next = self.next_segment(active.segment.generation + 1, row.len())?;
             let full = std::mem::replace(&mut active.segment, next);
@@ -333,8 +348,10 @@ impl Journal {
 
     /// Whether rows wait to be taken.
     pub fn is_empty(&self) -> bool {
-        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        active.segment.count == 0 && active.full.is_empty()
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     /// Returns once a row was written since the last take (at once if one
@@ -348,8 +365,8 @@ impl Journal {
     /// nothing), switching writers to a fresh segment.
     pub fn take(&self) -> io::Result<Vec<Segment>> {
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        if active.segment.count == 0 {
-            return Ok(std::mem::take(&mut active.full));
+        if active.is_empty() {
+            return Ok(Vec::new());
         }
         let next = self.next_segment(active.segment.generation + 1, 0)?;
         let written = std::mem::replace(&mut active.segment, next);
@@ -529,6 +546,12 @@ mod tests {
         let (_again, leftovers) = Journal::open(dir.path()).unwrap();
         let replayed: Vec<String> = leftovers.iter().flat_map(|l| actions(&l.rows)).collect();
         assert_eq!(replayed, ["after", "unfinished"]);
+        assert_eq!(leftovers.len(), 2, "only files with rows are replayed");
+        assert_eq!(
+            files(dir.path()),
+            leftovers.len() + 1,
+            "the empty spares are deleted; the new active segment is created"
+        );
     }
 
     /// Whether the writer would be woken within 50 ms.

@@ -140,11 +140,6 @@ impl AuditPipeline {
                 // Before anything is served: what a crash left is in the
                 // log before any new event.
                 for leftover in leftovers {
-                    if leftover.count == 0 {
-                        // An unused or spare segment.
-                        leftover.done();
-                        continue;
-                    }
                     let replayed = store
                         .audit()
                         .append_encoded(&leftover.rows)
