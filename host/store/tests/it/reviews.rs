@@ -374,6 +374,9 @@ async fn exec_reviews_queue_a_run_that_finishes_once() {
             .await
             .unwrap();
         assert_eq!(reviews.run(&plain.id).await.unwrap(), None);
+        // "Oldest" is by creation time in ms: the second review must not
+        // share the first one's millisecond (ties fall to the random id).
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         let held = reviews
             .create_with_run(&alice, one_time("alice", &["dba"]))
             .await
