@@ -7,7 +7,8 @@
 //!   fresh temporary directory on a free port, with TLS on (a certificate for
 //!   `localhost` issued by a CA generated here) and one role per
 //!   authentication method. As root, initdb/pg_ctl run as `postgres` through
-//!   `runuser`. A detached watchdog stops the cluster and removes the
+//!   `runuser`. The control-plane store is opened on it over TLS too. A
+//!   detached watchdog stops the cluster and removes the
 //!   directory once the test process has exited, whatever order the tests
 //!   ran in (and under nextest, where every test is its own process).
 
@@ -253,6 +254,19 @@ fn start_cluster() -> Result<Cluster, String> {
         .args(["-p", &port.to_string(), "-U", "postgres", "-d", "postgres"])
         .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &sql]);
     run(psql, "psql (create roles)")?;
+    // A database the TLS-only role owns, for the store over TLS.
+    let mut psql = Command::new(bin.join("psql"));
+    psql.arg("-h")
+        .arg(&dir)
+        .args(["-p", &port.to_string(), "-U", "postgres", "-d", "postgres"])
+        .args([
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            "CREATE DATABASE store_tls OWNER ssl_only",
+        ]);
+    run(psql, "psql (create the store database)")?;
 
     Ok(Cluster {
         port,
@@ -807,4 +821,42 @@ async fn a_silent_server_times_out() {
         assert!(started.elapsed() < Duration::from_secs(5));
     }
     drop(listener);
+}
+
+// ---------------------------------------------------------------------------
+// The control-plane store on PostgreSQL over TLS
+// ---------------------------------------------------------------------------
+
+/// The store's URL on the TLS-only role, with `sslmode` and the CA file.
+fn store_url(sslmode: &str, ca_file: &Path) -> String {
+    format!(
+        "postgres://ssl_only:{SSL_PASSWORD}@localhost:{}/store_tls?sslmode={sslmode}&sslrootcert={}",
+        cluster().port,
+        ca_file.display()
+    )
+}
+
+#[tokio::test]
+async fn the_store_connects_to_postgres_over_verified_tls() {
+    let url = store_url("verify-full", &cluster().ca_file);
+    let store = gatehouse_store::Store::open(&url, gatehouse_store::SecretKeys::generate())
+        .await
+        .expect("the store opens over verify-full TLS");
+    let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(ssl, "the store's connection is TLS");
+}
+
+#[tokio::test]
+async fn the_store_refuses_a_server_certificate_from_another_ca() {
+    let url = store_url("verify-full", &cluster().wrong_ca_file);
+    let err =
+        match gatehouse_store::Store::open(&url, gatehouse_store::SecretKeys::generate()).await {
+            Ok(_) => panic!("an untrusted server certificate was accepted"),
+            Err(err) => format!("{err:#}"),
+        };
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    assert!(!err.contains(SSL_PASSWORD), "the password leaked: {err}");
 }
