@@ -313,3 +313,84 @@ async fn review_links_open_a_page_that_reads_the_review_through_the_api() {
     let refused = get("/reviews/%3Cscript%3E").await;
     assert!(refused.starts_with("HTTP/1.1 404"), "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binding_secrets_from_the_file_reach_the_plugin_merged_into_its_config() {
+    use gatehouse_store::bindings::{BindingUpdate, SecretsUpdate};
+    // The sandbox's one config key, `mode`, comes from a secret file: the
+    // plugin rewriting every query shows it got the merged config.
+    let dir = tempfile::tempdir().unwrap();
+    let mode = dir.path().join("sandbox-mode");
+    std::fs::write(&mode, "rewrite\n").unwrap();
+    let binding = format!(
+        "plugin = \"sandbox-guest\"\nsecrets = {{ mode = {{ file = \"{}\" }} }}",
+        mode.display()
+    );
+    let gw = TestGateway::start(&[&binding]).await;
+    let client = gw.client().await;
+    let messages = client.simple_query("select 2").await.unwrap();
+    let value = messages.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).unwrap().to_string()),
+        _ => None,
+    });
+    assert_eq!(value.as_deref(), Some("1"), "the plugin rewrote the query");
+    drop(client);
+
+    // Stored sealed: the clear config has no `mode`, the binding names it.
+    let store = &gw.gateway.store;
+    let connection = store.connections().by_name("pg.test").await.unwrap();
+    let stored = store.bindings().list(connection.id).await.unwrap();
+    assert_eq!(stored[0].config, serde_json::json!({}));
+    assert_eq!(stored[0].secrets_set, ["mode"]);
+    let created = store
+        .audit()
+        .list(
+            &gatehouse_store::audit::AuditFilter {
+                action: Some("binding.create".into()),
+                ..Default::default()
+            },
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap()
+        .items;
+    let after = created[0].after.as_ref().unwrap();
+    assert_eq!(after["secrets_set"], serde_json::json!(["mode"]));
+    assert_eq!(after["config"], serde_json::json!({}));
+
+    // Applying the same file again changes nothing (the values compare equal).
+    let before = store.audit().latest_sequence().await.unwrap();
+    gatehouse::apply::apply(&gw.config, store, &gw.gateway.runtime)
+        .await
+        .unwrap();
+    assert_eq!(store.audit().latest_sequence().await.unwrap(), before);
+
+    // A secret the plugin refuses: the connection is unavailable, and the
+    // reason (logged, and told to clients) does not quote the value.
+    let refused = BindingUpdate {
+        secrets: SecretsUpdate::new().set("mode", serde_json::json!("Not-A-Mode-Value")),
+        ..Default::default()
+    };
+    store
+        .bindings()
+        .update(&Actor::system("test"), stored[0].id, refused)
+        .await
+        .unwrap();
+    gw.gateway.reload().await.unwrap();
+    let catalog = gw.gateway.catalog.current();
+    let reasons: Vec<(&str, &str)> = catalog.unavailable().collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].1.contains("sandbox-guest"), "{reasons:?}");
+    assert!(!reasons[0].1.contains("Not-A-Mode-Value"), "{reasons:?}");
+    assert!(reasons[0].1.contains("***"), "{reasons:?}");
+    let refused = tokio_postgres::connect(
+        &gw.conninfo(gatehouse_tests::gateway::USER, "pg.test", "disable"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .err()
+    .expect("an unavailable connection refuses clients");
+    let told = format!("{refused:?}");
+    assert!(told.contains("sandbox-guest"), "{told}");
+    assert!(!told.contains("Not-A-Mode-Value"), "{told}");
+}

@@ -195,14 +195,21 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
         ("/api/connections/{name}/plugins", "get", op("List bindings", "bindings")
             .params(vec![conn()]).returns(200, Some(array(schema("Binding"))))),
         ("/api/connections/{name}/plugins", "post", op("Bind a plugin", "bindings")
-            .params(vec![conn()]).body(json_body(schema("AddBinding"))).returns(201, Some(schema("Binding")))),
+            .params(vec![conn()]).body(json_body(schema("AddBinding"))).returns(201, Some(schema("Binding")))
+            .describe("Secret config keys go in `secrets`: sealed at rest, never returned (the binding lists their names \
+                in `secrets_set`), merged into the plugin's config as top-level keys when it is instantiated. A key in \
+                both `config` and `secrets` is a 400 `invalid`.")),
         ("/api/connections/{name}/plugin-order", "put", op("Set the plugin order", "bindings")
             .params(vec![conn()]).body(json_body(schema("PluginOrder"))).returns(200, Some(array(schema("Binding"))))),
         ("/api/connections/{name}/plugins/{plugin}", "get", op("Show a binding", "bindings")
             .params(vec![conn(), path_param("plugin", "the bound plugin's name")]).returns(200, Some(schema("Binding")))),
         ("/api/connections/{name}/plugins/{plugin}", "patch", op("Update a binding", "bindings")
             .params(vec![conn(), path_param("plugin", "the bound plugin's name")])
-            .body(json_body(schema("UpdateBinding"))).returns(200, Some(schema("Binding")))),
+            .body(json_body(schema("UpdateBinding"))).returns(200, Some(schema("Binding")))
+            .describe("Replaces the fields given (`config` as a whole). `secrets` changes per key: a value sets or \
+                replaces that secret, `null` removes it, keys not named are kept; without `secrets` every stored secret \
+                is kept. Secret values are never returned; the audit event records `secrets_set` and \
+                `secrets_changed: true`, never a value.")),
         ("/api/connections/{name}/plugins/{plugin}", "delete", op("Unbind a plugin", "bindings")
             .params(vec![conn(), path_param("plugin", "the bound plugin's name")]).returns(204, None)),
 
@@ -492,7 +499,12 @@ fn schemas() -> Value {
             obj(
                 json!({
                     "id": i(), "connection_id": i(), "position": i(), "plugin": s(), "pin": schema("Pin"),
-                    "config": { "type": "object" }, "grants": schema("Grants"), "deadline_ms": i(), "memory_mb": i(),
+                    "config": { "type": "object", "description": "the clear config (never a secret's value)" },
+                    "secrets_set": {
+                        "type": "array", "items": { "type": "string" },
+                        "description": "names of the binding's secret config keys, sorted; their values are sealed at rest and never returned"
+                    },
+                    "grants": schema("Grants"), "deadline_ms": i(), "memory_mb": i(),
                     "enabled": b(), "created_at": i(), "updated_at": i()
                 }),
                 &[
@@ -500,6 +512,7 @@ fn schemas() -> Value {
                     "plugin",
                     "pin",
                     "config",
+                    "secrets_set",
                     "grants",
                     "deadline_ms",
                     "memory_mb",
@@ -511,7 +524,8 @@ fn schemas() -> Value {
             "AddBinding",
             obj(
                 json!({
-                    "plugin": s(), "pin": schema("Pin"), "config": { "type": "object" }, "grants": schema("Grants"),
+                    "plugin": s(), "pin": schema("Pin"), "config": { "type": "object" }, "secrets": schema("BindingSecrets"),
+                    "grants": schema("Grants"),
                     "deadline_ms": { "type": "integer", "default": 100 }, "memory_mb": { "type": "integer", "default": 32 },
                     "enabled": { "type": "boolean", "default": true }, "position": oi()
                 }),
@@ -522,11 +536,30 @@ fn schemas() -> Value {
             "UpdateBinding",
             obj(
                 json!({
-                    "pin": schema("Pin"), "config": { "type": "object" }, "grants": schema("Grants"),
-                    "deadline_ms": i(), "memory_mb": i(), "enabled": b()
+                    "pin": schema("Pin"), "config": { "type": "object", "description": "replaces the whole clear config" },
+                    "secrets": {
+                        "type": "object",
+                        "description": "changes per key: a value sets or replaces that secret, `null` removes it; \
+                            keys not named keep their stored values, and without `secrets` every secret is kept \
+                            (`{}` changes nothing; remove each name with `null`)",
+                        "additionalProperties": true
+                    },
+                    "grants": schema("Grants"), "deadline_ms": i(), "memory_mb": i(), "enabled": b()
                 }),
                 &[],
             ),
+        ),
+        (
+            "BindingSecrets",
+            json!({
+                "type": "object",
+                "additionalProperties": true,
+                "description": "secret config keys of a binding (e.g. a webhook's `secret`, `headers`), any JSON values: \
+                    sealed at rest with the store's key, never returned (bindings list their names in `secrets_set`, \
+                    audit events too) and merged into the config the plugin gets as top-level keys. A key may not \
+                    also be in `config` (400 `invalid`). The plugin's `validate-config` and the config schema see \
+                    the merged config."
+            }),
         ),
         (
             "PluginOrder",

@@ -19,7 +19,15 @@
 //! * **Bindings** of a connection the file names are replaced by the file's
 //!   list when they differ from it (the file owns that connection's plugin
 //!   list; bind through the API only on connections the file does not
-//!   declare, or stop declaring its plugins).
+//!   declare, or stop declaring its plugins). A binding's `secrets` are
+//!   references in the file (`{ env }` / `{ file }`, or tables of them):
+//!   they are resolved here and stored **sealed**, as the binding's secrets
+//!   (never in its clear config, never logged), and the plugin gets them
+//!   merged into its config. Unlike a password, which is resolved at each
+//!   upstream login, a changed secret value is picked up at the next
+//!   start, and a reference that does not resolve stops startup naming it.
+//!   Comparing with the store opens the stored secrets (in the gateway
+//!   only); ones that no longer open (a lost key) count as different.
 //! * **Users** are created or updated (role, groups); every `token_sha256` is
 //!   imported once.
 //!
@@ -30,7 +38,9 @@
 use crate::config::{self, Config};
 use anyhow::Context;
 use gatehouse_runtime::{LoadedPlugin, Runtime};
-use gatehouse_store::bindings::{Grants as StoreGrants, NewBinding, Pin};
+use gatehouse_store::bindings::{
+    Binding, BindingSecrets, Grants as StoreGrants, NewBinding, Pin, merge_config,
+};
 use gatehouse_store::connections::{ConnectionUpdate, NewConnection, Password};
 use gatehouse_store::plugins::NewPlugin;
 use gatehouse_store::resources::{NewResource, ResourceKind, ResourceUpdate, TlsMode};
@@ -254,10 +264,13 @@ async fn apply_role(
             .with_context(|| format!("plugin '{}': config", spec.plugin))?;
         let grants: StoreGrants = serde_json::from_value(serde_json::to_value(&spec.grants)?)
             .with_context(|| format!("plugin '{}': grants", spec.plugin))?;
+        let secrets =
+            resolve_secrets(spec).with_context(|| format!("plugin '{}': secrets", spec.plugin))?;
         wanted.push(NewBinding {
             plugin: spec.plugin.clone(),
             pin: Pin::Latest,
             config,
+            secrets,
             grants,
             deadline_ms: u32::try_from(spec.deadline_ms).unwrap_or(u32::MAX),
             memory_mb: spec.memory_mb,
@@ -266,17 +279,7 @@ async fn apply_role(
         });
     }
     let current = store.bindings().list(connection.id).await?;
-    let same = current.len() == wanted.len()
-        && current.iter().zip(&wanted).all(|(have, want)| {
-            have.plugin == want.plugin
-                && have.pin == want.pin
-                && have.config == want.config
-                && have.grants == want.grants
-                && have.deadline_ms == want.deadline_ms
-                && have.memory_mb == want.memory_mb
-                && have.enabled
-        });
-    if !same {
+    if !unchanged(store, &current, &wanted).await? {
         for binding in current {
             store.bindings().remove(actor, binding.id).await?;
         }
@@ -290,6 +293,52 @@ async fn apply_role(
         }
     }
     Ok(())
+}
+
+/// A binding's `secrets` from the file, each reference resolved. Errors
+/// name the key and the reference, never a value.
+fn resolve_secrets(spec: &config::PluginBinding) -> anyhow::Result<BindingSecrets> {
+    let mut secrets = BindingSecrets::new();
+    for (key, value) in &spec.secrets {
+        secrets.insert(key.clone(), value.resolve().context(key.clone())?);
+    }
+    Ok(secrets)
+}
+
+/// Whether the stored bindings are the wanted ones, secrets included.
+async fn unchanged(
+    store: &Store,
+    current: &[Binding],
+    wanted: &[NewBinding],
+) -> anyhow::Result<bool> {
+    if current.len() != wanted.len() {
+        return Ok(false);
+    }
+    for (have, want) in current.iter().zip(wanted) {
+        let same = have.plugin == want.plugin
+            && have.pin == want.pin
+            && have.config == want.config
+            && have.secrets_set == want.secrets.names()
+            && have.grants == want.grants
+            && have.deadline_ms == want.deadline_ms
+            && have.memory_mb == want.memory_mb
+            && have.enabled;
+        if !same || !(want.secrets.is_empty() || same_secrets(store, have, want).await?) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Whether `have`'s stored secret values are `want`'s (same names and clear
+/// config are already known): compares the configs the plugin would get.
+async fn same_secrets(store: &Store, have: &Binding, want: &NewBinding) -> anyhow::Result<bool> {
+    let wanted = merge_config(&want.config, &want.secrets)?;
+    match store.bindings().plugin_config(have.id).await {
+        Ok(stored) => Ok(stored == wanted),
+        Err(StoreError::Secret(_)) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
 }
 
 async fn apply_user(store: &Store, actor: &Actor, user: &config::User) -> anyhow::Result<()> {

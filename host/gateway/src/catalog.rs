@@ -10,11 +10,18 @@
 //! Components are loaded (compiled, or read from the compile cache) once per
 //! digest and kept in a [`PluginCache`] across rebuilds.
 //!
+//! **Secrets.** Each plugin is bound with the config the store resolved for
+//! it: the binding's config with its sealed secrets opened and merged in
+//! ([`gatehouse_store::bindings::PluginConfig`]). That merged config goes
+//! to the runtime and nowhere else: it is not logged, and a plugin's refusal
+//! of it is redacted of the secrets' values before it becomes the
+//! connection's *unavailable* reason (which clients and logs see).
+//!
 //! **Failure modes.** A connection whose plugins cannot be set up (a
 //! component that does not load, a config its plugin refuses, a grant it
-//! does not declare) is kept in the catalog as *unavailable* with the
-//! reason: clients are refused with that reason (fail closed), and the
-//! other connections are unaffected.
+//! does not declare, secrets that do not open) is kept in the catalog as
+//! *unavailable* with the reason: clients are refused with that reason
+//! (fail closed), and the other connections are unaffected.
 
 use anyhow::Context;
 use gatehouse_runtime::{Binding, Grants, Limits, LoadedPlugin, Pipeline, Runtime, types};
@@ -145,10 +152,15 @@ async fn pipeline(
             deadline: Duration::from_millis(u64::from(binding.deadline_ms)),
             memory_bytes: (binding.memory_mb as usize) << 20,
         };
-        let config = serde_json::to_string(&binding.config)?;
-        let bound = Binding::new(runtime, plugin, &config, grants, limits)
+        let bound = Binding::new(runtime, plugin, &resolved.config.to_text(), grants, limits)
             .await
-            .with_context(|| format!("plugin '{}'", binding.plugin))?;
+            .map_err(|err| {
+                // A plugin may quote the config value it refused.
+                let reason = resolved
+                    .config
+                    .redact(&format!("{:#}", anyhow::Error::from(err)));
+                anyhow::anyhow!("plugin '{}': {reason}", binding.plugin)
+            })?;
         bindings.push(Arc::new(bound));
     }
     Ok(Pipeline::new(bindings))

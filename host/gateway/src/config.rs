@@ -24,11 +24,19 @@
 //!     [[resources.roles.plugins]]
 //!     plugin = "guardrails"
 //!     config = { deny_statements = ["drop", "truncate"] }
+//!
+//!     [[resources.roles.plugins]]
+//!     plugin = "notify-webhook"
+//!     config = { url = "http://relay.internal:8080/gatehouse" }
+//!     secrets = { secret = { env = "NOTIFY_HMAC_KEY" }, headers = { Authorization = { file = "/run/secrets/relay" } } }
 //! ```
 //!
 //! Secrets are never written in the file itself: a password is a reference
-//! (`{ env = "VAR" }` or `{ file = "path" }`), resolved when used. Errors
-//! name the file, and the resource/role/plugin at fault.
+//! (`{ env = "VAR" }` or `{ file = "path" }`), resolved when used; a
+//! binding's `secrets` are config keys whose values are such references
+//! (or tables of them), resolved when the file is applied and sealed in the
+//! store, then merged into the plugin's config ([`SecretValue`]). Errors
+//! name the file, and the resource/role/plugin at fault, never a value.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -317,6 +325,83 @@ impl SecretRef {
     }
 }
 
+/// A binding secret as the file gives it: a reference, or a table of them
+/// (`headers = { Authorization = { env = "VAR" } }`). The plugin gets each
+/// reference's contents as a string, at the same place in its config. A
+/// one-key table `{ env = "…" }` / `{ file = "…" }` is a reference; any
+/// other table is a table of secret values (so a header named `env` is
+/// `{ env = { env = "VAR" } }`). A plain value is refused: secrets are
+/// never written in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub enum SecretValue {
+    Ref(SecretRef),
+    Table(BTreeMap<String, SecretValue>),
+}
+
+impl TryFrom<toml::Value> for SecretValue {
+    type Error = String;
+
+    fn try_from(value: toml::Value) -> Result<Self, String> {
+        let toml::Value::Table(table) = value else {
+            return Err(
+                "a binding secret is a reference, { env = \"VAR\" } or { file = \"path\" }, \
+                        or a table of them: secret values are never written in the file"
+                    .into(),
+            );
+        };
+        if let Some(reference) = reference(&table) {
+            return Ok(SecretValue::Ref(reference));
+        }
+        table
+            .into_iter()
+            .map(|(key, value)| Ok((key, SecretValue::try_from(value)?)))
+            .collect::<Result<_, String>>()
+            .map(SecretValue::Table)
+    }
+}
+
+/// `{ env = "VAR" }` or `{ file = "path" }`.
+fn reference(table: &toml::Table) -> Option<SecretRef> {
+    let mut entries = table.iter();
+    match (entries.next(), entries.next()) {
+        (Some((key, toml::Value::String(text))), None) => match key.as_str() {
+            "env" => Some(SecretRef::Env(text.clone())),
+            "file" => Some(SecretRef::File(PathBuf::from(text))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl SecretValue {
+    /// The JSON the plugin gets: every reference resolved to a string. The
+    /// error names the reference (and the keys leading to it), never a
+    /// value.
+    pub fn resolve(&self) -> anyhow::Result<serde_json::Value> {
+        use anyhow::Context;
+        match self {
+            SecretValue::Ref(reference) => Ok(serde_json::Value::String(reference.resolve()?)),
+            SecretValue::Table(table) => table
+                .iter()
+                .map(|(key, value)| Ok((key.clone(), value.resolve().context(key.clone())?)))
+                .collect::<anyhow::Result<serde_json::Map<_, _>>>()
+                .map(serde_json::Value::Object),
+        }
+    }
+
+    /// Makes relative `file` references relative to `base`.
+    fn rebase(&mut self, base: &Path) {
+        match self {
+            SecretValue::Ref(SecretRef::File(path)) if path.is_relative() => {
+                *path = base.join(&*path);
+            }
+            SecretValue::Ref(_) => {}
+            SecretValue::Table(table) => table.values_mut().for_each(|v| v.rebase(base)),
+        }
+    }
+}
+
 /// A plugin enabled on a connection.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -326,6 +411,11 @@ pub struct PluginBinding {
     /// The plugin's own config; validated by the plugin at startup.
     #[serde(default = "empty_table")]
     pub config: toml::Value,
+    /// Config keys whose values are secret, by reference: resolved when the
+    /// file is applied, sealed in the store, merged into `config` for the
+    /// plugin. A key may not also be in `config`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretValue>,
     #[serde(default)]
     pub grants: gatehouse_runtime::Grants,
     /// Per-hook deadline in milliseconds.
@@ -420,6 +510,9 @@ impl Config {
                 if let Some(dir) = &mut binding.grants.files {
                     rebase(dir);
                 }
+                for secret in binding.secrets.values_mut() {
+                    secret.rebase(base);
+                }
             }
         }
     }
@@ -456,6 +549,18 @@ impl Config {
                             "connection '{connection}', plugin '{}': memory_mb must be 1..={} (runtime.max_memory_mb)",
                             binding.plugin,
                             self.runtime.max_memory_mb
+                        );
+                    }
+                    if let Some(key) = binding.secrets.keys().find(|key| {
+                        binding
+                            .config
+                            .as_table()
+                            .is_some_and(|config| config.contains_key(*key))
+                    }) {
+                        anyhow::bail!(
+                            "connection '{connection}', plugin '{}': key {key:?} is both in config and in secrets; \
+                             put each key in one place only",
+                            binding.plugin
                         );
                     }
                 }
@@ -553,6 +658,89 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("declared twice")
+        );
+    }
+
+    #[test]
+    fn binding_secrets_are_references_resolved_into_json() {
+        let config = parse(
+            r#"
+            [[resources]]
+            name = "db"
+            kind = "postgres"
+            address = "127.0.0.1:5432"
+              [[resources.roles]]
+              name = "ro"
+                [[resources.roles.plugins]]
+                plugin = "notify-webhook"
+                config = { url = "http://relay/" }
+                secrets = { secret = { env = "GATEHOUSE_TEST_PATH_LIKE" }, headers = { Authorization = { file = "auth.txt" }, env = { env = "GATEHOUSE_TEST_PATH_LIKE" } } }
+            "#,
+        )
+        .unwrap();
+        let secrets = &config.resources[0].roles[0].plugins[0].secrets;
+        assert_eq!(
+            secrets["secret"],
+            SecretValue::Ref(SecretRef::Env("GATEHOUSE_TEST_PATH_LIKE".into()))
+        );
+        let SecretValue::Table(headers) = &secrets["headers"] else {
+            panic!("headers is a table of references");
+        };
+        assert_eq!(
+            headers["Authorization"],
+            SecretValue::Ref(SecretRef::File("auth.txt".into()))
+        );
+        assert_eq!(
+            headers["env"],
+            SecretValue::Ref(SecretRef::Env("GATEHOUSE_TEST_PATH_LIKE".into())),
+            "a header named env is a reference under its name"
+        );
+
+        // Files resolve to their contents, as strings at the same place.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("auth.txt"), "Bearer from-a-file\n").unwrap();
+        let mut value = SecretValue::Table(BTreeMap::from([(
+            "Authorization".to_string(),
+            SecretValue::Ref(SecretRef::File("auth.txt".into())),
+        )]));
+        value.rebase(dir.path());
+        assert_eq!(
+            value.resolve().unwrap(),
+            serde_json::json!({"Authorization": "Bearer from-a-file"})
+        );
+        let missing = SecretValue::Table(BTreeMap::from([(
+            "Authorization".to_string(),
+            SecretValue::Ref(SecretRef::Env("GATEHOUSE_SURELY_UNSET".into())),
+        )]));
+        assert_eq!(
+            format!("{:#}", missing.resolve().unwrap_err()),
+            "Authorization: environment variable GATEHOUSE_SURELY_UNSET is not set"
+        );
+    }
+
+    #[test]
+    fn binding_secrets_in_clear_or_clashing_with_config_are_refused() {
+        let binding = |line: &str| {
+            format!(
+                "[[resources]]\nname='db'\nkind='postgres'\naddress='x'\n[[resources.roles]]\nname='ro'\n\
+                 [[resources.roles.plugins]]\nplugin='notify-webhook'\n{line}"
+            )
+        };
+        let err = parse(&binding("secrets = { secret = 'in-clear' }")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("secret values are never written in the file"),
+            "{err}"
+        );
+        let err = parse(&binding(
+            "config = { secret = { env = 'X' } }\nsecrets = { secret = { env = 'X' } }",
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "connection 'db.ro', plugin 'notify-webhook': key \"secret\" is both in config and in secrets"
+            ),
+            "{err}"
         );
     }
 

@@ -1143,3 +1143,122 @@ tls = "disable"
         "{result}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugin_secrets_are_set_from_stdin_and_shown_by_name_only() {
+    const SECRET: &str = "Cli-Hmac-Key-never-printed";
+    const AUTH: &str = "Bearer Cli-Token-never-printed";
+    let gh = TestGateway::start().await;
+    let cli = gh.cli();
+    let admin = Some(gh.admin.as_str());
+    cli.ok(
+        admin,
+        &[
+            "resources",
+            "create",
+            "pg",
+            "--kind",
+            "postgres",
+            "--address",
+            UPSTREAM,
+        ],
+    )
+    .await;
+    cli.ok(admin, &["connections", "create", "pg.test"]).await;
+    let enable = |secrets: &'static str| {
+        [
+            "plugins",
+            "enable",
+            "notify-webhook",
+            "--on",
+            "pg.test",
+            "--config",
+            r#"{"url": "http://127.0.0.1:9/hook"}"#,
+            "--grants",
+            r#"{"http": ["http://127.0.0.1:9/"]}"#,
+            "--secrets",
+            secrets,
+        ]
+    };
+    let no_value = |what: &str, text: &str| {
+        for value in [SECRET, AUTH] {
+            assert!(
+                !text.contains(value),
+                "{what} prints a secret value: {text}"
+            );
+        }
+    };
+
+    // Never on the command line.
+    let err = cli
+        .fails(
+            admin,
+            &enable(r#"{"secret": "Cli-Hmac-Key-never-printed"}"#),
+        )
+        .await;
+    assert!(err.contains("never from the command line"), "{err}");
+    no_value("the refusal", &err);
+
+    // From stdin: sealed by the server, printed by name.
+    let stdin = format!(r#"{{"secret": "{SECRET}", "headers": {{"Authorization": "{AUTH}"}}}}"#);
+    let out = cli.run_with(admin, Some(&stdin), &enable("@-")).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("headers, secret (set)"), "{out}");
+    no_value("enable", &format!("{out}"));
+    let table = cli.ok(admin, &["plugins", "bindings", "pg.test"]).await;
+    assert!(
+        table.contains("SECRETS") && table.contains("headers, secret (set)"),
+        "{table}"
+    );
+    no_value("the bindings table", &table);
+    let listed = cli.json(admin, &["plugins", "bindings", "pg.test"]).await;
+    assert_eq!(
+        listed[0]["secrets_set"],
+        serde_json::json!(["headers", "secret"])
+    );
+    no_value("the bindings JSON", &listed.to_string());
+
+    // The plugin gets them merged into its config.
+    let connection = gh
+        .gateway
+        .store
+        .connections()
+        .by_name("pg.test")
+        .await
+        .unwrap();
+    let resolved = gh
+        .gateway
+        .store
+        .bindings()
+        .resolve(connection.id)
+        .await
+        .unwrap();
+    assert_eq!(resolved[0].config.json()["secret"], SECRET);
+    assert_eq!(resolved[0].config.json()["headers"]["Authorization"], AUTH);
+
+    // Removing one keeps the other.
+    let kept = cli
+        .json(
+            admin,
+            &[
+                "plugins",
+                "enable",
+                "notify-webhook",
+                "--on",
+                "pg.test",
+                "--remove-secret",
+                "headers",
+            ],
+        )
+        .await;
+    assert_eq!(kept["secrets_set"], serde_json::json!(["secret"]));
+    let resolved = gh
+        .gateway
+        .store
+        .bindings()
+        .resolve(connection.id)
+        .await
+        .unwrap();
+    assert_eq!(resolved[0].config.json()["secret"], SECRET);
+    assert!(resolved[0].config.json().get("headers").is_none());
+}

@@ -8,8 +8,10 @@
 //! per-query path converts nothing.
 //!
 //! Import semantics: `log` and `now` are always available; `config` returns
-//! the binding's JSON; `http.send` and the `kv` functions answer
-//! `not-allowed` unless the capability is granted on the binding.
+//! the binding's JSON (with the binding's secrets merged in, so it is the
+//! one import whose calls are not traced); `http.send` and the `kv`
+//! functions answer `not-allowed` unless the capability is granted on the
+//! binding.
 
 use crate::http::{OutboundRequest, SendError};
 use crate::kv::KvError as HostKvError;
@@ -21,6 +23,9 @@ wasmtime::component::bindgen!({
     world: "plugin",
     imports: {
         "gatehouse:plugin/http.send": async,
+        // Not traced: its result is the binding's config, secrets merged in
+        // (`tracing` would log the returned string at trace level).
+        "gatehouse:plugin/host.config": exact,
         default: tracing,
     },
     exports: { default: async },

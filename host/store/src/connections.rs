@@ -12,7 +12,7 @@
 //! ([`PasswordSource`]), never the value; audit rows record the same.
 //! [`Connections::resolve_credentials`] is the one function that opens a
 //! sealed value (for the proxy's upstream login). [`Connections::rotate_key`]
-//! re-seals every value under the current key.
+//! re-seals every value under the current key, binding secrets included.
 //!
 //! The role's name cannot change, nor its resource (the sealed password is
 //! bound to the row, sessions and audit rows refer to the name). Deleting a
@@ -21,6 +21,7 @@
 use crate::Store;
 use crate::actor::Actor;
 use crate::audit::{Change, record};
+use crate::bindings;
 use crate::crypto::{Secret, SecretRef};
 use crate::db::{self, Tx, now_ms};
 use crate::error::{OnConflict, Result, StoreError};
@@ -453,8 +454,9 @@ impl<'s> Connections<'s> {
         })
     }
 
-    /// Re-seals every stored password not sealed with the current key;
-    /// returns how many. Run after putting a new key first.
+    /// Re-seals every stored password and every binding's secrets not
+    /// sealed with the current key; returns how many values (passwords and
+    /// bindings). Run after putting a new key first.
     pub async fn rotate_key(&self, actor: &Actor) -> Result<u64> {
         let current = self.store.keys.current_id().to_string();
         let mut tx = self.store.begin().await?;
@@ -474,7 +476,7 @@ impl<'s> Connections<'s> {
                 .write_password(&mut tx, id, &Some(Password::Value(secret)))
                 .await?;
         }
-        let count = rows.len() as u64;
+        let count = rows.len() as u64 + bindings::reseal(&mut tx, &self.store.keys).await?;
         if count > 0 {
             let change = Change::new("connection.rotate_key", "connections")
                 .after(&serde_json::json!({ "key_id": current, "resealed": count }));

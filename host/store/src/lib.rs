@@ -22,6 +22,10 @@
 //! * **Secrets are write-only.** Connection passwords are sealed
 //!   (ChaCha20-Poly1305) before they reach SQL; reads report `has_password`;
 //!   only [`connections::Connections::resolve_credentials`] opens them.
+//!   Binding secrets (secret plugin config keys) are sealed the same way;
+//!   reads report `secrets_set` (names); they are opened only to be merged
+//!   into the config a plugin is instantiated with
+//!   ([`bindings::Bindings::resolve`]).
 //!   Tokens are stored as SHA-256 only. No public type prints a secret in
 //!   `Debug`, and before/after audit JSON is built from the public
 //!   (secret-free) types.
@@ -34,6 +38,7 @@
 pub mod actor;
 pub mod audit;
 mod audit_append;
+mod binding_secrets;
 pub mod bindings;
 pub mod connections;
 mod crypto;

@@ -42,6 +42,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_session_event_query_id.sql"),
         include_str!("../migrations/postgres/0004_session_event_query_id.sql"),
     ),
+    (
+        5,
+        "binding secrets",
+        include_str!("../migrations/sqlite/0005_binding_secrets.sql"),
+        include_str!("../migrations/postgres/0005_binding_secrets.sql"),
+    ),
 ];
 
 /// The migrator for `backend`.

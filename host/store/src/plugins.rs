@@ -29,6 +29,7 @@ use crate::Store;
 use crate::actor::Actor;
 use crate::audit::{Change, record};
 use crate::bindings::{self, Pin};
+use crate::crypto::SecretKeys;
 use crate::db::{self, Tx, now_ms};
 use crate::error::{OnConflict, Result, StoreError};
 use crate::schema;
@@ -194,11 +195,13 @@ fn check_new(new: &NewPlugin) -> Result<()> {
 }
 
 /// Refuses `candidate` as the new latest of its name if any binding that
-/// follows latest would not validate against it.
-async fn check_latest_bindings(tx: &mut Tx, candidate: &Plugin) -> Result<()> {
+/// follows latest would not validate against it (its config with its
+/// secrets merged in, as the plugin would get it).
+async fn check_latest_bindings(tx: &mut Tx, keys: &SecretKeys, candidate: &Plugin) -> Result<()> {
     let mut broken = Vec::new();
     for (connection, binding) in bindings::following_latest(tx, &candidate.name).await? {
-        if let Err(reason) = bindings::check_against(candidate, &binding.config, &binding.grants) {
+        let config = bindings::plugin_config_of(tx, keys, &binding).await?;
+        if let Err(reason) = bindings::check_against(candidate, &config, &binding.grants) {
             broken.push(format!("{connection} ({reason})"));
         }
     }
@@ -254,7 +257,7 @@ impl<'s> Plugins<'s> {
             created_at: now,
             created_by: actor.identity.user_id.clone(),
         };
-        check_latest_bindings(&mut tx, &candidate).await?;
+        check_latest_bindings(&mut tx, &self.store.keys, &candidate).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO plugins (name, version, digest, description, hooks, capabilities, config_schema, component, \
              size, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
@@ -347,7 +350,9 @@ impl<'s> Plugins<'s> {
                 .bind(plugin.id);
             sql.push(" ORDER BY id DESC LIMIT 1");
             match sql.query().fetch_optional(&mut *tx).await? {
-                Some(row) => check_latest_bindings(&mut tx, &from_row(&row)?).await?,
+                Some(row) => {
+                    check_latest_bindings(&mut tx, &self.store.keys, &from_row(&row)?).await?
+                }
                 None => {
                     let users = bindings::following_latest(&mut tx, &plugin.name).await?;
                     if !users.is_empty() {

@@ -1,10 +1,13 @@
 //! audit-webhook's configuration and its checks.
 //!
-//! The secret and any extra headers are part of the binding's config, which
-//! admins can read back: Gatehouse plugins cannot read the environment or
-//! files outside their grant, so there is nowhere else to keep them. Use a
-//! secret made for this webhook alone, and rotate it by rebinding. The
-//! plugin never logs the secret, the header values or the URL's query.
+//! Put the `secret` and any `headers` under the binding's `secrets` (as an
+//! audit sink: `secret_config` in `gatehouse.toml`), not in its clear
+//! config: the gateway seals binding secrets at rest, never returns them
+//! (the API lists their names only) and merges them into the config this
+//! plugin receives, so they are read here like any other field. Use a
+//! secret made for this webhook alone; rotate it by replacing that one
+//! secret. The plugin never logs the secret, the header values or the
+//! URL's query.
 
 use std::collections::BTreeMap;
 

@@ -1,9 +1,11 @@
 //! notify-webhook's configuration and its checks.
 //!
-//! An optional `secret` (and any `headers`) live in the binding's config,
-//! which admins can read back; plugins have nowhere else to keep them. The
-//! plugin never logs them, nor the URL's path beyond its origin (a Slack
-//! webhook URL *is* its secret).
+//! Put the optional `secret`, any `headers` and (for Slack, whose webhook
+//! URL *is* its secret) the `url` under the binding's `secrets`, not its
+//! `config`: the gateway seals them at rest, never returns them (the API
+//! lists their names only) and merges them into the config this plugin
+//! receives, so it reads them here like any other field. The plugin never
+//! logs them, nor the URL's path beyond its origin.
 
 use std::collections::BTreeMap;
 

@@ -10,6 +10,14 @@
 //! `invalid_config` and nothing is written; the store then checks its own
 //! rules (config schema, declared capabilities) in the same call that
 //! writes. Every change bumps the catalog signal.
+//!
+//! Secrets: a binding's `secrets` (top-level config keys whose values are
+//! secret) are taken here and handed to the store, which seals them; no
+//! response carries a value, only `secrets_set` (the names). What the
+//! plugin validates is the config with the secrets merged in
+//! ([`PluginConfig`]), and a plugin's refusal is redacted of secret values
+//! before it reaches the response. `PATCH` changes secrets per key (a value
+//! sets, `null` removes, keys not named are kept).
 
 use super::{created, no_content, not_found_as};
 use crate::authn::Caller;
@@ -22,7 +30,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use gatehouse_runtime::{BindError, Limits};
 use gatehouse_store::StoreError;
-use gatehouse_store::bindings::{Binding, BindingUpdate, Grants, NewBinding, Pin};
+use gatehouse_store::bindings::{
+    Binding, BindingSecrets, BindingUpdate, Grants, NewBinding, Pin, PluginConfig, SecretsUpdate,
+    merge_config,
+};
 use gatehouse_store::connections::Connection;
 use serde::Deserialize;
 use serde_json::Value as Json_;
@@ -56,13 +67,14 @@ fn pin_text(pin: &Pin) -> String {
     }
 }
 
-/// Binds `plugin` at `pin` with this config, grants and limits in the
-/// runtime (running its `validate-config`), without storing anything.
+/// Binds `plugin` at `pin` with this config (secrets merged in), grants
+/// and limits in the runtime (running its `validate-config`), without
+/// storing anything.
 pub async fn validate_with_runtime(
     app: &App,
     plugin: &str,
     pin: &Pin,
-    config: &Json_,
+    config: &PluginConfig,
     grants: &Grants,
     deadline_ms: u32,
     memory_mb: u32,
@@ -90,16 +102,18 @@ pub async fn validate_with_runtime(
     validate_loaded(app, loaded, config, grants, deadline_ms, memory_mb).await
 }
 
-/// Binds an already loaded plugin (see [`validate_with_runtime`]).
+/// Binds an already loaded plugin (see [`validate_with_runtime`]). A
+/// refusal's message has the secrets' values redacted (a plugin may quote
+/// the value it could not parse).
 pub async fn validate_loaded(
     app: &App,
     loaded: std::sync::Arc<gatehouse_runtime::LoadedPlugin>,
-    config: &Json_,
+    config: &PluginConfig,
     grants: &Grants,
     deadline_ms: u32,
     memory_mb: u32,
 ) -> ApiResult<()> {
-    if !config.is_object() {
+    if !config.json().is_object() {
         return Err(ApiError::invalid("config must be a JSON object"));
     }
     let runtime_grants = gatehouse_runtime::Grants {
@@ -114,13 +128,16 @@ pub async fn validate_loaded(
     gatehouse_runtime::Binding::new(
         &app.api.runtime,
         loaded,
-        &config.to_string(),
+        &config.to_text(),
         runtime_grants,
         limits,
     )
     .await
     .map(drop)
-    .map_err(|e: BindError| ApiError::new(StatusCode::BAD_REQUEST, "invalid_config", e.to_string()))
+    .map_err(|e: BindError| {
+        let message = config.redact(&e.to_string());
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_config", message)
+    })
 }
 
 pub async fn list(
@@ -148,6 +165,10 @@ pub struct AddBinding {
     pub pin: Pin,
     #[serde(default = "empty_object")]
     pub config: Json_,
+    /// Secret config keys (any JSON values): sealed at rest, never
+    /// returned, merged into the config the plugin gets.
+    #[serde(default)]
+    pub secrets: Option<Json_>,
     #[serde(default)]
     pub grants: Grants,
     #[serde(default = "default_deadline")]
@@ -181,11 +202,16 @@ pub async fn add(
     Body(body): Body<AddBinding>,
 ) -> ApiResult<Response> {
     let connection = connection(&app, &name).await?;
+    let secrets = match body.secrets {
+        Some(secrets) => BindingSecrets::from_json(secrets).map_err(StoreError::from)?,
+        None => BindingSecrets::new(),
+    };
+    let config = merge_config(&body.config, &secrets).map_err(StoreError::from)?;
     validate_with_runtime(
         &app,
         &body.plugin,
         &body.pin,
-        &body.config,
+        &config,
         &body.grants,
         body.deadline_ms,
         body.memory_mb,
@@ -195,6 +221,7 @@ pub async fn add(
         plugin: body.plugin,
         pin: body.pin,
         config: body.config,
+        secrets,
         grants: body.grants,
         deadline_ms: body.deadline_ms,
         memory_mb: body.memory_mb,
@@ -215,9 +242,13 @@ pub async fn add(
 pub struct UpdateBinding {
     #[serde(default)]
     pub pin: Option<Pin>,
-    /// Replaces the whole config.
+    /// Replaces the whole (clear) config.
     #[serde(default)]
     pub config: Option<Json_>,
+    /// Per key: a value sets (or replaces) the secret, `null` removes it;
+    /// keys not named, or no `secrets` at all, keep their stored values.
+    #[serde(default)]
+    pub secrets: Option<Json_>,
     #[serde(default)]
     pub grants: Option<Grants>,
     #[serde(default)]
@@ -236,24 +267,34 @@ pub async fn update(
 ) -> ApiResult<Json<Binding>> {
     let connection = connection(&app, &name).await?;
     let current = binding(&app, &connection, &plugin).await?;
-    validate_with_runtime(
-        &app,
-        &current.plugin,
-        body.pin.as_ref().unwrap_or(&current.pin),
-        body.config.as_ref().unwrap_or(&current.config),
-        body.grants.as_ref().unwrap_or(&current.grants),
-        body.deadline_ms.unwrap_or(current.deadline_ms),
-        body.memory_mb.unwrap_or(current.memory_mb),
-    )
-    .await?;
+    let secrets = match body.secrets {
+        Some(changes) => SecretsUpdate::from_json(changes).map_err(StoreError::from)?,
+        None => SecretsUpdate::new(),
+    };
     let update = BindingUpdate {
         pin: body.pin,
         config: body.config,
+        secrets,
         grants: body.grants,
         deadline_ms: body.deadline_ms,
         memory_mb: body.memory_mb,
         enabled: body.enabled,
     };
+    let config = app
+        .store()
+        .bindings()
+        .config_after(current.id, &update)
+        .await?;
+    validate_with_runtime(
+        &app,
+        &current.plugin,
+        update.pin.as_ref().unwrap_or(&current.pin),
+        &config,
+        update.grants.as_ref().unwrap_or(&current.grants),
+        update.deadline_ms.unwrap_or(current.deadline_ms),
+        update.memory_mb.unwrap_or(current.memory_mb),
+    )
+    .await?;
     let binding = app
         .store()
         .bindings()

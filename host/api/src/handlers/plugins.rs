@@ -196,10 +196,12 @@ pub async fn install(
                 if binding.plugin != manifest.name || binding.pin != Pin::Latest {
                     continue;
                 }
+                // What the plugin would get: the config with its secrets.
+                let config = store.bindings().plugin_config(binding.id).await?;
                 if let Err(e) = validate_loaded(
                     &app,
                     loaded.clone(),
-                    &binding.config,
+                    &config,
                     &binding.grants,
                     binding.deadline_ms,
                     binding.memory_mb,

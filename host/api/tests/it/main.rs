@@ -1,6 +1,7 @@
 //! Integration tests of the API: the router called in-process against a
 //! real store and the real plugin runtime.
 
+mod binding_secrets;
 mod common;
 mod connections;
 mod matrix;

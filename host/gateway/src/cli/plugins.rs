@@ -9,6 +9,14 @@
 //! binding and its config but stops running it; `unbind` removes it. The
 //! plugin's own `validate-config` runs on the server before anything is
 //! stored: a refused config is an `invalid_config` error.
+//!
+//! Secret config keys (a webhook's `secret`, `headers`) go in `--secrets`,
+//! read from a file or stdin, never from the command line (which other
+//! users of the machine and the shell history see). They are write-only:
+//! the server seals them and answers with their names (`secrets_set`),
+//! which is all these commands print. `--secrets` changes the keys it names
+//! (`null` removes one, as does `--remove-secret NAME`); the others keep
+//! their stored values.
 
 use super::output::{Table, field, format_size, print_fields, time_field};
 use super::{Ctx, input, local};
@@ -80,6 +88,14 @@ pub struct BindingArgs {
     /// The plugin's config: a JSON object, @file.json, or @- for stdin.
     #[arg(long, value_name = "JSON")]
     config: Option<String>,
+    /// Secret config keys, a JSON object read from @file.json or @- (stdin),
+    /// never inline: sealed by the server, never shown again. Keys not named
+    /// keep their stored values; `null` removes one.
+    #[arg(long, value_name = "@FILE")]
+    secrets: Option<String>,
+    /// Remove this secret config key (repeatable).
+    #[arg(long, value_name = "NAME")]
+    remove_secret: Vec<String>,
     /// Which version runs: latest (default), a version, or sha256:DIGEST.
     #[arg(long, value_name = "PIN")]
     pin: Option<String>,
@@ -163,9 +179,22 @@ fn print_versions(plugin: &Value) {
     table.print();
 }
 
+/// The names of a binding's secrets (never values: the API has none).
+fn secrets_text(b: &Value) -> String {
+    let names: Vec<String> = super::output::items(&b["secrets_set"])
+        .iter()
+        .map(super::output::text)
+        .collect();
+    if names.is_empty() {
+        "-".into()
+    } else {
+        format!("{} (set)", names.join(", "))
+    }
+}
+
 fn print_bindings(list: &Value) {
     let mut table = Table::new(&[
-        "POSITION", "PLUGIN", "PIN", "ENABLED", "DEADLINE", "MEMORY", "CONFIG",
+        "POSITION", "PLUGIN", "PIN", "ENABLED", "DEADLINE", "MEMORY", "CONFIG", "SECRETS",
     ]);
     for b in super::output::items(list) {
         table.row(binding_row(b));
@@ -182,6 +211,7 @@ fn binding_row(b: &Value) -> Vec<String> {
         format!("{} ms", field(b, "deadline_ms")),
         format!("{} MiB", field(b, "memory_mb")),
         b["config"].to_string(),
+        secrets_text(b),
     ]
 }
 
@@ -195,7 +225,28 @@ fn print_binding(b: &Value) {
         ("memory", format!("{} MiB", field(b, "memory_mb"))),
         ("grants", b["grants"].to_string()),
         ("config", b["config"].to_string()),
+        ("secrets", secrets_text(b)),
     ]);
+}
+
+/// The `secrets` of a request: `--secrets` (a file or stdin, never inline)
+/// with `--remove-secret` names set to `null`. `None` when neither is given.
+fn secrets_arg(args: &BindingArgs) -> anyhow::Result<Option<Value>> {
+    let mut secrets = match &args.secrets {
+        Some(text) if !text.starts_with('@') => anyhow::bail!(
+            "--secrets is read from a file (@secrets.json) or stdin (@-), never from the command line"
+        ),
+        Some(text) => match input::json_object("--secrets", text)? {
+            Value::Object(map) => map,
+            _ => unreachable!("json_object returns objects"),
+        },
+        None if args.remove_secret.is_empty() => return Ok(None),
+        None => Map::new(),
+    };
+    for name in &args.remove_secret {
+        secrets.insert(name.clone(), Value::Null);
+    }
+    Ok(Some(Value::Object(secrets)))
 }
 
 pub async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
@@ -295,8 +346,14 @@ async fn enable(
         .iter()
         .any(|b| b["plugin"] == plugin);
     let mut body = Map::new();
+    if args.config.as_deref() == Some("@-") && args.secrets.as_deref() == Some("@-") {
+        anyhow::bail!("--config and --secrets cannot both be read from stdin");
+    }
     if let Some(config) = &args.config {
         body.insert("config".into(), input::json_object("--config", config)?);
+    }
+    if let Some(secrets) = secrets_arg(&args)? {
+        body.insert("secrets".into(), secrets);
     }
     if let Some(grants) = &args.grants {
         body.insert("grants".into(), input::json_object("--grants", grants)?);
@@ -351,5 +408,46 @@ mod tests {
         assert_eq!(pin("sha256:ab"), json!({"digest": "ab"}));
         assert_eq!(pin_text(&json!({"digest": "ab"})), "sha256:ab");
         assert_eq!(pin_text(&json!("latest")), "latest");
+    }
+
+    fn args(secrets: Option<&str>, remove: &[&str]) -> BindingArgs {
+        BindingArgs {
+            connection: "db.ro".into(),
+            config: None,
+            secrets: secrets.map(str::to_string),
+            remove_secret: remove.iter().map(|s| s.to_string()).collect(),
+            pin: None,
+            grants: None,
+            deadline_ms: None,
+            memory_mb: None,
+            position: None,
+        }
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_shown_by_name() {
+        let err = secrets_arg(&args(Some(r#"{"secret": "hunter2hunter2"}"#), &[])).unwrap_err();
+        assert!(
+            err.to_string().contains("never from the command line"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secrets.json");
+        std::fs::write(&file, r#"{"secret": "0123456789abcdef"}"#).unwrap();
+        let at = format!("@{}", file.display());
+        assert_eq!(
+            secrets_arg(&args(Some(&at), &["headers"])).unwrap(),
+            Some(json!({"secret": "0123456789abcdef", "headers": null}))
+        );
+        assert_eq!(
+            secrets_arg(&args(None, &["old"])).unwrap(),
+            Some(json!({"old": null}))
+        );
+        assert_eq!(secrets_arg(&args(None, &[])).unwrap(), None);
+        let binding = json!({"plugin": "notify-webhook", "config": {"url": "http://x/"}, "secrets_set": ["headers", "secret"]});
+        assert_eq!(secrets_text(&binding), "headers, secret (set)");
+        assert_eq!(secrets_text(&json!({"secrets_set": []})), "-");
+        assert!(binding_row(&binding).contains(&"headers, secret (set)".to_string()));
     }
 }

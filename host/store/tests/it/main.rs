@@ -2,6 +2,7 @@
 //! (`common::both`). One test binary: the crate links once.
 
 mod audit;
+mod binding_secrets;
 mod common;
 mod connections;
 mod plugins;
