@@ -48,6 +48,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_binding_secrets.sql"),
         include_str!("../migrations/postgres/0005_binding_secrets.sql"),
     ),
+    (
+        6,
+        "session events verdict index without allowed",
+        include_str!("../migrations/sqlite/0006_session_events_verdict_partial.sql"),
+        include_str!("../migrations/postgres/0006_session_events_verdict_partial.sql"),
+    ),
 ];
 
 /// The migrator for `backend`.

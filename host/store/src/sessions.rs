@@ -187,6 +187,35 @@ fn i64_of(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// The session list's condition "has a query event with verdict `v`".
+///
+/// The verdict is one of four fixed words written into the SQL, not
+/// bound: the `session_events_verdict` index only holds events that are
+/// not allowed (migration 0006), and SQLite uses a partial index only when
+/// the query repeats its condition word for word, which a bound value
+/// cannot. Allowed events are found through the primary key (a session's
+/// first query is almost always one).
+fn verdict_filter(v: Verdict) -> &'static str {
+    macro_rules! not_allowed {
+        ($verdict:literal) => {
+            concat!(
+                " AND EXISTS (SELECT 1 FROM session_events e WHERE e.verdict = '",
+                $verdict,
+                "' AND e.verdict <> 'allowed' AND e.session_id = s.id)"
+            )
+        };
+    }
+    match v {
+        Verdict::Allowed => {
+            " AND EXISTS (SELECT 1 FROM session_events e \
+             WHERE e.session_id = s.id AND e.verdict = 'allowed')"
+        }
+        Verdict::Rewritten => not_allowed!("rewritten"),
+        Verdict::Denied => not_allowed!("denied"),
+        Verdict::Review => not_allowed!("review"),
+    }
+}
+
 fn session_from_row(row: &AnyRow) -> Result<Session> {
     let verb: String = row.try_get("verb")?;
     let duration: Option<i64> = row.try_get("duration_ms")?;
@@ -493,9 +522,7 @@ impl<'s> Sessions<'s> {
             sql.push(" AND s.started_at < ").bind(v);
         }
         if let Some(v) = filter.verdict {
-            sql.push(" AND EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.verdict = ")
-                .bind(v.as_str())
-                .push(")");
+            sql.push(verdict_filter(v));
         }
         sql.push(" ORDER BY s.started_at DESC, s.id DESC LIMIT ")
             .bind(limit + 1);
@@ -552,5 +579,48 @@ impl<'s> Sessions<'s> {
         tx.commit().await?;
         tracing::debug!(deleted, cutoff, now = now_ms(), "session retention");
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretKeys;
+    use sqlx::Row;
+
+    /// SQLite answers the "not allowed" verdict filters from the partial
+    /// index, which it only does while [`verdict_filter`] repeats the
+    /// index's condition literally.
+    #[tokio::test]
+    async fn verdict_filters_use_the_partial_index_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+        let store = Store::open(&url, SecretKeys::generate()).await.unwrap();
+        for verdict in [Verdict::Denied, Verdict::Review, Verdict::Rewritten] {
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT s.id FROM sessions s WHERE true{}",
+                verdict_filter(verdict)
+            );
+            let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&store.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect();
+            assert!(
+                plan.iter()
+                    .any(|step| step.contains("INDEX session_events_verdict")),
+                "{verdict:?}: {plan:?}"
+            );
+        }
+        let partial: i64 = sqlx::query_scalar(
+            "SELECT partial FROM pragma_index_list('session_events') \
+             WHERE name = 'session_events_verdict'",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(partial, 1);
     }
 }

@@ -209,6 +209,22 @@ async fn sessions_filter_and_page_newest_first() {
             .map(|s| s.id)
             .collect();
         assert_eq!(ids, ["s20", "s15", "s10", "s05", "s00"]);
+        // Allowed events are not in the verdict index (migration 0006):
+        // the filter finds them through the primary key.
+        let allowed = SessionFilter {
+            verdict: Some(Verdict::Allowed),
+            ..Default::default()
+        };
+        let allowed_ids: Vec<String> = sessions
+            .list(&allowed, &PageRequest::first(100))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(allowed_ids.len(), 20);
+        assert!(allowed_ids.iter().all(|id| !ids.contains(id)));
         let combined = SessionFilter {
             verdict: Some(Verdict::Denied),
             email: Some("alice@example.com".into()),
