@@ -9,7 +9,9 @@
 //! nothing about stored tokens. An unknown user, a wrong token, an expired
 //! token and a disabled user all give the same `None`. `last_used_at` is
 //! written at most once a minute per token, so authentication is not a
-//! write per connection.
+//! write per connection. Expired tokens stay listed (as expired) until
+//! [`Tokens::delete_expired`] removes them (the gateway's retention task,
+//! a week after they expire).
 
 use crate::Store;
 use crate::actor::Actor;
@@ -209,6 +211,21 @@ impl<'s> Tokens<'s> {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Deletes tokens that expired before `cutoff` (Unix ms): housekeeping
+    /// of dead credentials (every web-console login mints one), not a
+    /// revocation, so there is one audit event per run (retention's), not
+    /// one per token. Tokens without an expiry are never touched. Returns
+    /// how many were deleted.
+    pub async fn delete_expired(&self, cutoff: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM access_tokens WHERE expires_at IS NOT NULL AND expires_at < $1",
+        )
+        .bind(cutoff)
+        .execute(&self.store.pool)
+        .await?
+        .rows_affected())
     }
 
     /// The user `email` if `token` is one of their live tokens; `None`

@@ -165,9 +165,9 @@ impl AuditPipeline {
             sessions_days: sessions.retention_days,
             audit_days: audit.retention_days,
         };
-        if !retention.is_off() {
-            tasks.push(tokio::spawn(retention.run(store.clone(), log.clone())));
-        }
+        // Always: expired access tokens are purged even when sessions and
+        // audit events are kept forever.
+        tasks.push(tokio::spawn(retention.run(store.clone(), log.clone())));
         Ok(Self {
             log,
             allowed_queries: audit.allowed_queries,

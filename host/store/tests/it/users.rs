@@ -461,3 +461,54 @@ async fn expired_tokens_stop_working() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn expired_tokens_are_deleted_after_the_cutoff_and_others_kept() {
+    common::both(|t| async move {
+        let admin = admin_actor();
+        let user = t
+            .store
+            .users()
+            .create(&admin, NewUser::new("ida@example.com", Role::User))
+            .await
+            .unwrap();
+        let tokens = t.store.tokens();
+        // Expiries must be in the future when created; the cutoffs below
+        // play "later".
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let (first, second) = (now + 60_000, now + 120_000);
+        for (name, expires_at) in [
+            ("long-dead", Some(first)),
+            ("just-dead", Some(second)),
+            ("live", Some(i64::MAX)),
+            ("forever", None),
+        ] {
+            tokens
+                .create(&admin, user.id, name, expires_at)
+                .await
+                .unwrap();
+        }
+        let before = t.store.audit().latest_sequence().await.unwrap();
+        // Expired before the cutoff: only the first.
+        assert_eq!(tokens.delete_expired(second).await.unwrap(), 1);
+        let names = |list: Vec<gatehouse_store::tokens::AccessToken>| {
+            list.into_iter().map(|t| t.name).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(tokens.list(user.id).await.unwrap()),
+            ["forever", "just-dead", "live"]
+        );
+        assert_eq!(tokens.delete_expired(second + 1).await.unwrap(), 1);
+        assert_eq!(tokens.delete_expired(second + 1).await.unwrap(), 0);
+        assert_eq!(
+            names(tokens.list(user.id).await.unwrap()),
+            ["forever", "live"]
+        );
+        // Housekeeping is audited by its caller (retention), once per run.
+        assert_eq!(t.store.audit().latest_sequence().await.unwrap(), before);
+    })
+    .await;
+}
