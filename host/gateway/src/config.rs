@@ -361,17 +361,13 @@ impl TryFrom<toml::Value> for SecretValue {
     }
 }
 
-/// `{ env = "VAR" }` or `{ file = "path" }`.
+/// `{ env = "VAR" }` or `{ file = "path" }`, read as a [`SecretRef`] is
+/// everywhere else in the file; `None` for any other table.
 fn reference(table: &toml::Table) -> Option<SecretRef> {
-    let mut entries = table.iter();
-    match (entries.next(), entries.next()) {
-        (Some((key, toml::Value::String(text))), None) => match key.as_str() {
-            "env" => Some(SecretRef::Env(text.clone())),
-            "file" => Some(SecretRef::File(PathBuf::from(text))),
-            _ => None,
-        },
-        _ => None,
+    if table.len() != 1 {
+        return None;
     }
+    SecretRef::deserialize(toml::Value::Table(table.clone())).ok()
 }
 
 impl SecretValue {
