@@ -1,10 +1,23 @@
 //! Sessions and their events: recording, filters, pagination, retention.
 
 use crate::common;
+use gatehouse_store::sessions::Sessions;
 use gatehouse_store::sessions::{
     NewSession, SessionEvent, SessionFilter, SessionSummary, Verb, Verdict,
 };
 use gatehouse_store::{PageRequest, StoreError};
+
+/// The ids of the sessions `filter` lists (one page of up to 100).
+async fn listed_ids(sessions: &Sessions<'_>, filter: &SessionFilter) -> Vec<String> {
+    sessions
+        .list(filter, &PageRequest::first(100))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
+}
 
 fn new_session(id: &str, email: &str, connection: &str, started_at: i64) -> NewSession {
     NewSession {
@@ -187,27 +200,13 @@ async fn sessions_filter_and_page_newest_first() {
             until: Some(14_000),
             ..Default::default()
         };
-        let ids: Vec<String> = sessions
-            .list(&window, &PageRequest::first(100))
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
+        let ids = listed_ids(&sessions, &window).await;
         assert_eq!(ids, ["s07", "s06", "s05", "s04"]);
         let denied = SessionFilter {
             verdict: Some(Verdict::Denied),
             ..Default::default()
         };
-        let ids: Vec<String> = sessions
-            .list(&denied, &PageRequest::first(100))
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
+        let ids = listed_ids(&sessions, &denied).await;
         assert_eq!(ids, ["s20", "s15", "s10", "s05", "s00"]);
         // Allowed events are not in the verdict index (migration 0006):
         // the filter finds them through the primary key.
@@ -215,14 +214,7 @@ async fn sessions_filter_and_page_newest_first() {
             verdict: Some(Verdict::Allowed),
             ..Default::default()
         };
-        let allowed_ids: Vec<String> = sessions
-            .list(&allowed, &PageRequest::first(100))
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
+        let allowed_ids = listed_ids(&sessions, &allowed).await;
         assert_eq!(allowed_ids.len(), 20);
         assert!(allowed_ids.iter().all(|id| !ids.contains(id)));
         let combined = SessionFilter {
