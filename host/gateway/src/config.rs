@@ -387,7 +387,7 @@ impl SecretValue {
     }
 
     /// Makes relative `file` references relative to `base`.
-    fn rebase(&mut self, base: &Path) {
+    pub(crate) fn rebase(&mut self, base: &Path) {
         match self {
             SecretValue::Ref(SecretRef::File(path)) if path.is_relative() => {
                 *path = base.join(&*path);

@@ -16,6 +16,7 @@
 //!   plugin = "audit-webhook"
 //!   config = { url = "http://collector:8088/gatehouse" }
 //!   secret_config = { secret = { env = "SIEM_HMAC_KEY" } }   # config keys whose value is a secret reference
+//!   # (or a table of them: headers = { Authorization = { file = "siem-token" } })
 //!   grants = { http = ["http://collector:8088/gatehouse"] }
 //!   deadline_ms = 5000
 //!   max_attempts = 8                                # then the event is dead-lettered
@@ -31,10 +32,11 @@
 //! it and it starts over (from `start`); remove it and its cursor stays
 //! (re-adding it resumes) until it is listed in `forget_sinks`.
 //! Secrets never sit in the file: `secret_config` names an environment
-//! variable or file per config key, resolved at startup into the plugin's
-//! config (which, like every binding config, is never logged).
+//! variable or file per config key (or per key of a table, such as a
+//! webhook's headers), resolved at startup into the plugin's config
+//! (which, like every binding config, is never logged).
 
-use crate::config::SecretRef;
+use crate::config::SecretValue;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -109,9 +111,11 @@ pub struct SinkConfig {
     pub plugin: String,
     #[serde(default = "empty_table")]
     pub config: toml::Value,
-    /// Config keys whose values are secrets, by reference.
+    /// Config keys whose values are secrets, by reference, or tables of
+    /// references (`headers = { Authorization = { env = "VAR" } }`), as a
+    /// binding's `secrets` are.
     #[serde(default)]
-    pub secret_config: BTreeMap<String, SecretRef>,
+    pub secret_config: BTreeMap<String, SecretValue>,
     #[serde(default)]
     pub grants: gatehouse_runtime::Grants,
     /// Deadline of one delivery (`on-audit-event` call), in ms.
@@ -189,11 +193,7 @@ impl AuditSection {
                 *dir = base.join(&*dir);
             }
             for secret in sink.secret_config.values_mut() {
-                if let SecretRef::File(path) = secret
-                    && path.is_relative()
-                {
-                    *path = base.join(&*path);
-                }
+                secret.rebase(base);
             }
         }
     }
@@ -251,6 +251,7 @@ impl AuditSection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SecretRef;
 
     fn parse(text: &str) -> anyhow::Result<AuditSection> {
         let section: AuditSection = toml::from_str(text)?;
@@ -282,6 +283,40 @@ mod tests {
         assert_eq!(jsonl.start, SinkStart::Beginning);
         assert_eq!(section.sinks[1].name(), "siem");
         assert!(section.allowed_queries, "every query is audited by default");
+    }
+
+    #[test]
+    fn secret_config_takes_tables_of_references_relative_to_the_file() {
+        let mut section = parse(
+            r#"
+            [[sinks]]
+            plugin = "audit-webhook"
+            secret_config = { secret = { env = "HMAC" }, headers = { Authorization = { file = "token" } } }
+            "#,
+        )
+        .unwrap();
+        section.rebase(Path::new("/etc/gatehouse"));
+        let secrets = &section.sinks[0].secret_config;
+        assert_eq!(
+            secrets["secret"],
+            SecretValue::Ref(SecretRef::Env("HMAC".into()))
+        );
+        let SecretValue::Table(headers) = &secrets["headers"] else {
+            panic!("headers is a table of references: {secrets:?}");
+        };
+        assert_eq!(
+            headers["Authorization"],
+            SecretValue::Ref(SecretRef::File("/etc/gatehouse/token".into()))
+        );
+        // A value written in clear is refused, as in a binding's secrets.
+        let clear =
+            "[[sinks]]\nplugin = 'w'\nsecret_config = { headers = { Authorization = 'Bearer x' } }";
+        assert!(
+            parse(clear)
+                .unwrap_err()
+                .to_string()
+                .contains("never written in the file")
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ fn plugin_config(sink: &SinkConfig) -> anyhow::Result<String> {
         let value = secret
             .resolve()
             .with_context(|| format!("secret_config.{key}"))?;
-        object.insert(key.clone(), serde_json::Value::String(value));
+        object.insert(key.clone(), value);
     }
     Ok(serde_json::to_string(&config)?)
 }

@@ -158,19 +158,26 @@ fn webhook_sink(name: &str, url: &str, secret_file: &std::path::Path, attempts: 
 name = "{name}"
 plugin = "audit-webhook"
 config = {{ url = "{url}" }}
-secret_config = {{ secret = {{ file = "{secret}" }} }}
+secret_config = {{ secret = {{ file = "{secret}" }}, headers = {{ Authorization = {{ file = "{token}" }} }} }}
 grants = {{ http = ["{url}"] }}
 max_attempts = {attempts}
 retry_base_ms = 10
 retry_cap_ms = 40
 "#,
-        secret = secret_file.display()
+        secret = secret_file.display(),
+        token = secret_file.with_file_name("collector.token").display()
     )
 }
 
 fn secret_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let path = dir.path().join("hmac.key");
     std::fs::write(&path, "0123456789abcdef0123456789abcdef\n").unwrap();
+    // The collector's token, a header given by reference (`webhook_sink`).
+    std::fs::write(
+        dir.path().join("collector.token"),
+        "Splunk collector-token\n",
+    )
+    .unwrap();
     path
 }
 
@@ -209,6 +216,10 @@ async fn a_webhook_that_fails_is_retried_in_order() {
             .headers
             .to_ascii_lowercase()
             .contains("x-gatehouse-signature: sha256=")
+    );
+    assert!(
+        received[0].headers.contains("Splunk collector-token"),
+        "the header given by reference in secret_config reached the collector"
     );
     assert!(
         gw.store()
