@@ -11,6 +11,13 @@
 //! deserialisation is `unsafe`; a file that fails to load is recompiled and
 //! replaced rather than trusted. Writes go to a temporary file then rename,
 //! so a crash never leaves a half-written artifact under the final name.
+//!
+//! Pruning: when the cache is opened, artifacts of another fingerprint (an
+//! earlier wasmtime or engine setting, which this engine can never load)
+//! and temporary files a crashed writer left are deleted, so upgrades do
+//! not pile up dead native code. Pruning is best effort: a file that cannot
+//! be deleted is logged and left, and nothing else in the directory is
+//! touched (only names this module writes are considered).
 
 use crate::error::LoadError;
 use sha2::{Digest, Sha256};
@@ -39,9 +46,13 @@ impl CompileCache {
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
+        let fingerprint = format!("{:016x}", hasher.finish());
+        if let Some(dir) = &dir {
+            prune(dir, &fingerprint);
+        }
         Self {
             dir,
-            fingerprint: format!("{:016x}", hasher.finish()),
+            fingerprint,
             loaded: Mutex::new(HashMap::new()),
         }
     }
@@ -57,7 +68,7 @@ impl CompileCache {
             return Ok(component.clone());
         }
         let component = match &self.dir {
-            Some(dir) => self.from_disk_or_compile(engine, dir, bytes, digest)?,
+            Some(dir) => self.load_or_compile(engine, dir, bytes, digest)?,
             None => compile(engine, bytes)?,
         };
         self.loaded
@@ -67,7 +78,7 @@ impl CompileCache {
         Ok(component)
     }
 
-    fn from_disk_or_compile(
+    fn load_or_compile(
         &self,
         engine: &Engine,
         dir: &Path,
@@ -95,6 +106,36 @@ impl CompileCache {
     }
 }
 
+/// Deletes what this engine can never use: artifacts of another
+/// fingerprint, and temporary files of interrupted writes. Returns how many
+/// files were deleted.
+fn prune(dir: &Path, fingerprint: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0; // missing (created on first write) or unreadable: nothing to prune
+    };
+    let current = format!("-{fingerprint}.cwasm");
+    let mut deleted = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let stale_artifact = name.ends_with(".cwasm") && !name.ends_with(&current);
+        let leftover_write = name.starts_with('.') && name.ends_with(".tmp");
+        if !(stale_artifact || leftover_write) {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => deleted += 1,
+            Err(err) => {
+                tracing::warn!(path = %entry.path().display(), error = %err, "could not prune compiled-plugin cache");
+            }
+        }
+    }
+    if deleted > 0 {
+        tracing::info!(dir = %dir.display(), deleted, "pruned compiled plugins of another engine");
+    }
+    deleted
+}
+
 fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, LoadError> {
     Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))
 }
@@ -112,4 +153,40 @@ fn write_artifact(dir: &Path, path: &Path, component: &Component) -> anyhow::Res
 fn rand_suffix() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("gatehouse-cache-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn opening_the_cache_prunes_other_engines_and_interrupted_writes_only() {
+        let dir = scratch_dir("prune");
+        let engine = Engine::default();
+        let fingerprint = CompileCache::new(&engine, None).fingerprint;
+        let files = [
+            (format!("{}-{fingerprint}.cwasm", "a".repeat(64)), true),
+            (format!("{}-0000000000000000.cwasm", "a".repeat(64)), false),
+            (".4242.0.tmp".to_string(), false),
+            ("notes.txt".to_string(), true),
+        ];
+        for (name, _) in &files {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        let _cache = CompileCache::new(&engine, Some(dir.clone()));
+        for (name, kept) in &files {
+            assert_eq!(dir.join(name).exists(), *kept, "{name}");
+        }
+        // A missing directory is not an error (it is created on first write).
+        assert_eq!(prune(&dir.join("missing"), &fingerprint), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
