@@ -285,7 +285,9 @@ async fn result_hooks_mask_rows_and_count_into_the_record() {
     drop(client);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let counters = gw.recorder.events().into_iter().find_map(|e| match e {
-        SessionEvent::Query { counters, rows, .. } if rows == 2 => Some(counters),
+        SessionEvent::Query {
+            counters, rows: 2, ..
+        } => Some(counters),
         _ => None,
     });
     assert_eq!(counters, Some(vec![("sandbox-guest.masked".into(), 3)]));

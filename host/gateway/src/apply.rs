@@ -177,7 +177,6 @@ async fn apply_resource(
                 tls: (stored.tls != TlsMode::from(resource.tls))
                     .then(|| TlsMode::from(resource.tls)),
                 ca_file: (stored.ca_file != ca_file).then(|| ca_file.clone()),
-                ..Default::default()
             };
             anyhow::ensure!(
                 stored.kind == store_kind(resource.kind),

@@ -162,7 +162,7 @@ fn main() {
             bind(&runtime, &access, r#"{"allowed_groups": ["dba"]}"#).await,
             bind(&runtime, &guardrails, r#"{"deny_statements": ["drop", "truncate", "delete-without-where"]}"#).await,
         ]);
-        let mut open = |pipeline: Pipeline| {
+        let open = |pipeline: Pipeline| {
             let runtime = &runtime;
             let session = &session;
             async move {

@@ -143,6 +143,7 @@ impl Recording<'_> {
 }
 
 impl Executor {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         catalog: Arc<CatalogHandle>,
         store: Store,

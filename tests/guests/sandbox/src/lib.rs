@@ -5,6 +5,10 @@
 //!
 //! Test-only: it exists to prove the sandbox and the fail-closed rules.
 
+// Natively (a workspace build or clippy) the export is compiled out, so the
+// plugin's private types look unused there.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
 use gatehouse_sdk::prelude::*;
 use gatehouse_sdk::{http, kv, now_millis};
 use serde::Deserialize;
