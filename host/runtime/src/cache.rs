@@ -1,5 +1,10 @@
 //! Compiled-component cache: a component is compiled once per (digest,
-//! engine) and kept in memory and on disk.
+//! engine) and kept on disk, and in memory while a loaded plugin uses it.
+//!
+//! The memory side holds components weakly: [`CompileCache::get_or_compile`]
+//! hands out an `Arc` that the loaded plugin keeps, and once the last
+//! plugin of a digest is dropped (a version replaced or deleted) its native
+//! code is freed; loading it again reads the disk artifact.
 //!
 //! Files are named `<sha256 of the .wasm>-<engine fingerprint>.cwasm`. The
 //! fingerprint covers the wasmtime version and every engine setting that
@@ -24,14 +29,15 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 pub struct CompileCache {
     dir: Option<PathBuf>,
     fingerprint: String,
-    loaded: Mutex<HashMap<String, Component>>,
+    /// Components some loaded plugin still holds, by digest.
+    loaded: Mutex<HashMap<String, Weak<Component>>>,
 }
 
 /// Hex SHA-256 of a component's bytes: its identity everywhere in Gatehouse.
@@ -57,25 +63,42 @@ impl CompileCache {
         }
     }
 
-    /// The compiled form of `bytes` (whose digest is `digest`).
+    /// The compiled form of `bytes` (whose digest is `digest`). The caller
+    /// keeps the `Arc` for as long as it uses the component: the memory
+    /// cache shares it only while someone does.
     pub fn get_or_compile(
         &self,
         engine: &Engine,
         bytes: &[u8],
         digest: &str,
-    ) -> Result<Component, LoadError> {
-        if let Some(component) = self.loaded.lock().unwrap().get(digest) {
-            return Ok(component.clone());
-        }
-        let component = match &self.dir {
-            Some(dir) => self.load_or_compile(engine, dir, bytes, digest)?,
-            None => compile(engine, bytes)?,
-        };
-        self.loaded
+    ) -> Result<Arc<Component>, LoadError> {
+        if let Some(component) = self
+            .loaded
             .lock()
             .unwrap()
-            .insert(digest.to_string(), component.clone());
+            .get(digest)
+            .and_then(Weak::upgrade)
+        {
+            return Ok(component);
+        }
+        let component = Arc::new(match &self.dir {
+            Some(dir) => self.load_or_compile(engine, dir, bytes, digest)?,
+            None => compile(engine, bytes)?,
+        });
+        let mut loaded = self.loaded.lock().unwrap();
+        loaded.retain(|_, held| held.strong_count() > 0);
+        loaded.insert(digest.to_string(), Arc::downgrade(&component));
         Ok(component)
+    }
+
+    /// How many components the memory cache shares now.
+    #[cfg(test)]
+    fn in_memory(&self) -> usize {
+        let loaded = self.loaded.lock().unwrap();
+        loaded
+            .values()
+            .filter(|held| held.strong_count() > 0)
+            .count()
     }
 
     fn load_or_compile(
@@ -188,5 +211,32 @@ mod tests {
         // A missing directory is not an error (it is created on first write).
         assert_eq!(prune(&dir.join("missing"), &fingerprint), 0);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn memory_keeps_a_component_only_while_it_is_used() {
+        let engine = Engine::default();
+        let cache = CompileCache::new(&engine, None);
+        // An empty component, and one with a custom section (binary format).
+        let bytes = b"\0asm\x0d\x00\x01\x00";
+        let first = cache
+            .get_or_compile(&engine, bytes, &digest(bytes))
+            .unwrap();
+        let again = cache
+            .get_or_compile(&engine, bytes, &digest(bytes))
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "shared while held");
+        assert_eq!(cache.in_memory(), 1);
+        drop((first, again));
+        assert_eq!(cache.in_memory(), 0, "freed with its last user");
+        let other = b"\0asm\x0d\x00\x01\x00\x00\x02\x01x";
+        let _held = cache
+            .get_or_compile(&engine, other, &digest(other))
+            .unwrap();
+        assert_eq!(
+            cache.loaded.lock().unwrap().len(),
+            1,
+            "dead entries are dropped on insert"
+        );
     }
 }

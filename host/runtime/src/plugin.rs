@@ -27,6 +27,9 @@ pub struct LoadedPlugin {
     pub digest: String,
     pub(crate) pre: v0_1::PluginPre<crate::state::PluginState>,
     hooks: HookSet,
+    /// Keeps the compiled component in the runtime's memory cache while
+    /// this plugin lives (`pre` holds the code itself).
+    _component: Arc<wasmtime::component::Component>,
 }
 
 /// The declared hooks as bits, checked on every call.
@@ -79,6 +82,7 @@ impl LoadedPlugin {
             digest,
             pre,
             hooks,
+            _component: component,
         })
     }
 
