@@ -263,8 +263,8 @@ async fn apply_role(
             .with_context(|| format!("plugin '{}': config", spec.plugin))?;
         let grants: StoreGrants = serde_json::from_value(serde_json::to_value(&spec.grants)?)
             .with_context(|| format!("plugin '{}': grants", spec.plugin))?;
-        let secrets =
-            resolve_secrets(spec).with_context(|| format!("plugin '{}': secrets", spec.plugin))?;
+        let secrets = resolve_secrets(&spec.secrets)
+            .with_context(|| format!("plugin '{}': secrets", spec.plugin))?;
         wanted.push(NewBinding {
             plugin: spec.plugin.clone(),
             pin: Pin::Latest,
@@ -294,11 +294,14 @@ async fn apply_role(
     Ok(())
 }
 
-/// A binding's `secrets` from the file, each reference resolved. Errors
-/// name the key and the reference, never a value.
-fn resolve_secrets(spec: &config::PluginBinding) -> anyhow::Result<BindingSecrets> {
+/// Secrets from the file (a binding's `secrets`, an audit sink's
+/// `secret_config`), each reference resolved. Errors name the key and the
+/// reference, never a value.
+pub(crate) fn resolve_secrets(
+    references: &std::collections::BTreeMap<String, config::SecretValue>,
+) -> anyhow::Result<BindingSecrets> {
     let mut secrets = BindingSecrets::new();
-    for (key, value) in &spec.secrets {
+    for (key, value) in references {
         secrets.insert(key.clone(), value.resolve().context(key.clone())?);
     }
     Ok(secrets)

@@ -34,7 +34,8 @@
 //! Secrets never sit in the file: `secret_config` names an environment
 //! variable or file per config key (or per key of a table, such as a
 //! webhook's headers), resolved at startup into the plugin's config
-//! (which, like every binding config, is never logged).
+//! (which, like every binding config, is never logged); a key given in
+//! both `config` and `secret_config` is refused, as in a binding.
 
 use crate::config::SecretValue;
 use serde::Deserialize;

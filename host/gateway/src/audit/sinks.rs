@@ -19,22 +19,20 @@ use anyhow::Context;
 use gatehouse_runtime::types::Hook;
 use gatehouse_runtime::{Binding, Limits, Runtime};
 use gatehouse_store::audit::SinkStart as StoreStart;
+use gatehouse_store::bindings::merge_config;
 use gatehouse_store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// The sink's plugin config as JSON, with `secret_config` resolved in.
+/// The sink's plugin config as JSON, with `secret_config` resolved in as a
+/// binding's secrets are merged: a key given in both is refused, never
+/// silently replaced.
 fn plugin_config(sink: &SinkConfig) -> anyhow::Result<String> {
-    let mut config = serde_json::to_value(&sink.config).context("config")?;
-    let object = config.as_object_mut().context("config must be a table")?;
-    for (key, secret) in &sink.secret_config {
-        let value = secret
-            .resolve()
-            .with_context(|| format!("secret_config.{key}"))?;
-        object.insert(key.clone(), value);
-    }
-    Ok(serde_json::to_string(&config)?)
+    let config = serde_json::to_value(&sink.config).context("config")?;
+    let secrets = crate::apply::resolve_secrets(&sink.secret_config).context("secret_config")?;
+    let merged = merge_config(&config, &secrets).context("secret_config")?;
+    Ok(serde_json::to_string(merged.json())?)
 }
 
 /// Bind one sink's plugin.
@@ -142,4 +140,45 @@ pub async fn start(
             tokio::spawn(deliverer.run())
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink(text: &str) -> SinkConfig {
+        let section: AuditSection = toml::from_str(text).unwrap();
+        section.sinks.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn secret_config_is_merged_beside_the_config_and_a_key_in_both_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "Bearer t0k3n\n").unwrap();
+        let merged = plugin_config(&sink(&format!(
+            "[[sinks]]\nplugin = 'audit-webhook'\nconfig = {{ url = 'http://c/' }}\n\
+             secret_config = {{ headers = {{ Authorization = {{ file = '{}' }} }} }}",
+            token.display()
+        )))
+        .unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&merged).unwrap(),
+            serde_json::json!({"url": "http://c/", "headers": {"Authorization": "Bearer t0k3n"}})
+        );
+        // A header table in config beside one in secret_config would lose
+        // one of them: refused, naming the key.
+        let clash = plugin_config(&sink(&format!(
+            "[[sinks]]\nplugin = 'audit-webhook'\nconfig = {{ headers = {{ X-Source = 'gh' }} }}\n\
+             secret_config = {{ headers = {{ Authorization = {{ file = '{}' }} }} }}",
+            token.display()
+        )))
+        .unwrap_err();
+        let message = format!("{clash:#}");
+        assert!(message.contains("\"headers\""), "{message}");
+        assert!(
+            !message.contains("t0k3n"),
+            "no secret in the error: {message}"
+        );
+    }
 }
