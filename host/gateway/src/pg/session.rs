@@ -2,12 +2,13 @@
 //! the upstream logged in with the connection's own credentials, then
 //! every query decided by the plugins before it reaches the database.
 //!
-//! **Protocol coverage.** The simple query protocol is proxied in full:
-//! multi-statement texts, rewrites, result hooks, `COPY … FROM STDIN` and
-//! `TO STDOUT`. The extended protocol (Parse/Bind/Execute, function calls)
-//! is *refused* with a clear error until its statement registry lands:
-//! relaying it undecided would let a client bypass `on-query`. That is
-//! fail-closed by design, not an oversight.
+//! **Protocol coverage.** The simple query protocol is proxied here in
+//! full: multi-statement texts, rewrites, result hooks, `COPY … FROM STDIN`
+//! and `TO STDOUT`. The extended protocol (Parse, Bind, Describe, Execute,
+//! Close, Sync, Flush) goes to `extended.rs`, whose statement registry
+//! decides every text at `Parse`. Function calls (fast-path) are refused
+//! with a clear error: they run a function by its id, with no SQL text a
+//! plugin could decide.
 //!
 //! **Denials** answer `ErrorResponse` (SQLSTATE 42501, the plugin's reason)
 //! followed by `ReadyForQuery` with the transaction status the upstream
