@@ -58,6 +58,9 @@
 #                   the first as target gatehouse-base (pg.guarded, same
 #                   config): a change measured against its baseline in one
 #                   run
+#   BENCH_PIN_THREADS      true/false: the gateway's pin_session_threads (its
+#                   default: pinned with a thread per core; the baseline
+#                   gateway keeps its own default)
 #   BENCH_BASE_SESSION_THREADS  the baseline gateway's session_threads
 #                   (default: as BENCH_SESSION_THREADS)
 #   BENCH_BIN       a gateway binary to run instead of building one (to
@@ -183,21 +186,23 @@ NR > 1 {
     add("tps," $2 "," $3 "," $4, $5)
     add("p50," $2 "," $3 "," $4, $7)
     add("cpu," $2 "," $3 "," $4, $10)
+    add("mach," $2 "," $3 "," $4, $13)
 }
 END {
     nt = split(targets, T, " "); nc = split(clients, C, " "); nm = split(modes, M, " ")
     printf "\nselect-only pgbench, %s s per run, %s round(s) (medians), pgbouncer pool_mode=%s, load average at end %s\n", secs, rounds, pool_mode, loadavg
     printf "TPS; xdir/xpgb = TPS ratio to direct / to pgbouncer; p50us from per-transaction logs; +us = p50 added over direct;\n"
-    printf "cpu/tx = CPU time (us) of the relaying process (gatehouse or pgbouncer) per transaction\n\n"
+    printf "cpu/tx = CPU time (us) of the relaying process (gatehouse or pgbouncer) per transaction;\n"
+    printf "mach/tx = CPU time (us) of the whole machine (pgbench, PostgreSQL, proxy, kernel) per transaction\n\n"
     # Header
     line1 = sprintf("%-18s", ""); line2 = sprintf("%-18s", "target")
     for (ci = 1; ci <= nc; ci++) for (mi = 1; mi <= nm; mi++) {
         c = C[ci]; m = M[mi]
-        w = (c == 1) ? 44 : 28
+        w = (c == 1) ? 53 : 37
         line1 = line1 sprintf(" | %-" w "s", "c=" c " " m)
         line2 = line2 sprintf(" | %7s %5s %5s", "TPS", "xdir", "xpgb")
         if (c == 1) line2 = line2 sprintf(" %6s %6s", "p50us", "+us")
-        line2 = line2 sprintf(" %8s", "cpu/tx")
+        line2 = line2 sprintf(" %8s %8s", "cpu/tx", "mach/tx")
     }
     print line1; print line2
     sep = line2; gsub(/./, "-", sep); print sep
@@ -212,7 +217,7 @@ END {
                 p = median("p50," t "," c "," m); pd = median("p50,direct," c "," m)
                 row = row sprintf(" %6s %6s", fmt_num(p, "%.0f"), (p == "" || pd == "") ? "-" : sprintf("%+.0f", p - pd))
             }
-            row = row sprintf(" %8s", fmt_num(median("cpu," t "," c "," m), "%.1f"))
+            row = row sprintf(" %8s %8s", fmt_num(median("cpu," t "," c "," m), "%.1f"), fmt_num(median("mach," t "," c "," m), "%.1f"))
         }
         print row
     }
@@ -335,6 +340,7 @@ cat >"$TMP/gatehouse.toml" <<EOF
 [gateway]
 state_dir = "$TMP/state"
 ${BENCH_SESSION_THREADS:+session_threads = $BENCH_SESSION_THREADS}
+${BENCH_PIN_THREADS:+pin_session_threads = $BENCH_PIN_THREADS}
 
 [audit]
 ${BENCH_AUDIT_ALLOWED:+allowed_queries = $BENCH_AUDIT_ALLOWED}
@@ -392,6 +398,7 @@ if [[ -n ${BENCH_BASE_BIN:-} ]]; then
         -e "s|127.0.0.1:$API_PORT\"|127.0.0.1:$BASE_API_PORT\"|" \
         -e "s|^state_dir = .*|state_dir = \"$TMP/state-base\"|" \
         -e "/^session_threads = /d" \
+        -e "/^pin_session_threads = /d" \
         "$TMP/gatehouse.toml" >"$TMP/gatehouse-base.toml"
     threads=${BENCH_BASE_SESSION_THREADS:-${BENCH_SESSION_THREADS:-}}
     [[ -n $threads ]] && sed -i "s|^\[gateway\]$|[gateway]\nsession_threads = $threads|" "$TMP/gatehouse-base.toml"
@@ -472,8 +479,13 @@ fi
 
 # ---------------------------------------------------------------- 4. runs
 RESULTS=$TMP/results.csv
-echo "round,target,clients,mode,tps,latency_avg_ms,p50_us,p99_us,transactions,proxy_cpu_us_per_tx,gatehouse_cpu_split" >"$RESULTS"
+echo "round,target,clients,mode,tps,latency_avg_ms,p50_us,p99_us,transactions,proxy_cpu_us_per_tx,gatehouse_cpu_split,machine_busy_pct,machine_cpu_us_per_tx" >"$RESULTS"
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# The whole machine's CPU ticks so far: "busy total" (every process and the
+# kernel; idle and iowait are not busy). Whether a run was CPU-bound, and
+# what one transaction cost the machine, whoever spent it.
+machine_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit}' /proc/stat; }
 
 # CPU time (user + system, in clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -520,15 +532,17 @@ bench_one() { # round target clients mode
         PERF_PID=$!
         sleep 0.5
     fi
-    local rc=0 proxy cpu_before=0 cpu_after=0 split_before="" split_after=""
+    local rc=0 proxy cpu_before=0 cpu_after=0 split_before="" split_after="" machine_before machine_after
     proxy=$(proxy_pid_of "$target")
     [[ -n $proxy ]] && cpu_before=$(cpu_ticks "$proxy")
     [[ -n $proxy && $target == gatehouse-* ]] && split_before=$(thread_ticks "$proxy")
+    machine_before=$(machine_ticks)
     PGPASSWORD=$password run_bg pgbench -h "$host" -p "$port" -U "$user" \
         -S -n -T "$SECONDS_PER_RUN" -c "$c" -j "$c" -M "$mode" \
         -l --log-prefix="$prefix" "$db" >"$out" 2>&1 || rc=$?
     [[ -n $proxy ]] && cpu_after=$(cpu_ticks "$proxy")
     [[ -n $split_before ]] && split_after=$(thread_ticks "$proxy")
+    machine_after=$(machine_ticks)
     if [[ $profiling == 1 ]]; then
         kill -INT "$PERF_PID" 2>/dev/null || true
         wait "$PERF_PID" 2>/dev/null || true
@@ -539,7 +553,7 @@ bench_one() { # round target clients mode
     if [[ $rc != 0 ]]; then
         log "pgbench failed for $name (exit $rc):"
         tail -n 5 "$out" >&2
-        echo "$round,$target,$c,$mode,,,,,,," >>"$RESULTS"
+        echo "$round,$target,$c,$mode,,,,,,,,," >>"$RESULTS"
         rm -f "$prefix".*[0-9]
         return
     fi
@@ -571,9 +585,17 @@ bench_one() { # round target clients mode
                 (y[3] - x[3]) * 1e6 / hz / n
         }')
     fi
-    echo "$round,$target,$c,$mode,$tps,$lat,$p50,$p99,$n,$cpu,$split" >>"$RESULTS"
-    printf '[bench] %-18s c=%-2s %-9s %8.0f tps  avg %6s ms  p50 %5s us  p99 %5s us  proxy cpu %5s us/tx%s\n' \
-        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" "${cpu:--}" \
+    # The machine: how busy it was (100 = every core), and its CPU time per
+    # transaction (pgbench, PostgreSQL, the proxy and the kernel together).
+    local busy machine
+    read -r busy machine < <(awk -v b="$machine_before" -v a="$machine_after" -v hz="$CLK_TCK" -v n="$n" 'BEGIN {
+        split(b, x, " "); split(a, y, " "); total = y[2] - x[2]
+        if (total <= 0 || n <= 0) { print "- -"; exit }
+        printf "%.0f %.1f\n", (y[1] - x[1]) * 100 / total, (y[1] - x[1]) * 1e6 / hz / n
+    }')
+    echo "$round,$target,$c,$mode,$tps,$lat,$p50,$p99,$n,$cpu,$split,$busy,$machine" >>"$RESULTS"
+    printf '[bench] %-18s c=%-2s %-9s %8.0f tps  avg %6s ms  p50 %5s us  p99 %5s us  proxy cpu %5s us/tx  machine %3s%% busy %5s us/tx%s\n' \
+        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" "${cpu:--}" "$busy" "$machine" \
         "${split:+  (sessions/store/other $split)}" >&9
 }
 
