@@ -91,6 +91,11 @@ pub struct GatewaySection {
     /// one per core.
     #[serde(default)]
     pub session_threads: Option<usize>,
+    /// Pin session thread N to the Nth core the process may run on (modulo
+    /// their number), so the kernel never migrates it. Default: pinned when
+    /// there is a thread for every such core (the default thread count).
+    #[serde(default)]
+    pub pin_session_threads: Option<bool>,
     /// The store: `sqlite://PATH?mode=rwc` or `postgres://user@host/db`.
     /// Default: the SQLite file `store.db` in `state_dir`. Also
     /// `GATEHOUSE_STORE_URL`.
@@ -116,6 +121,7 @@ impl Default for GatewaySection {
         Self {
             state_dir: default_state_dir(),
             session_threads: None,
+            pin_session_threads: None,
             store_url: None,
             store_synchronous: Default::default(),
             admin_email: default_admin_email(),

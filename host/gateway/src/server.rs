@@ -250,7 +250,8 @@ impl Gateway {
             .session_threads
             .unwrap_or_else(crate::workers::default_threads);
         let workers = Arc::new(
-            SessionWorkers::start(threads).context("starting the session worker threads")?,
+            SessionWorkers::start(threads, config.gateway.pin_session_threads)
+                .context("starting the session worker threads")?,
         );
         let serving = tokio::spawn(pg::serve(listener, door, workers.clone()));
         let (changed, watching) = watch::channel(0u64);
