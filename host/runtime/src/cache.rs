@@ -6,6 +6,12 @@
 //! plugin of a digest is dropped (a version replaced or deleted) its native
 //! code is freed; loading it again reads the disk artifact.
 //!
+//! One compilation per digest at a time: concurrent first loads of one
+//! component (sessions of several connections binding the same plugin, an
+//! API upload racing a reload) wait for the one compiling it and share its
+//! result, instead of each compiling, and writing, the same artifact. Loads
+//! of different digests do not wait for each other.
+//!
 //! Files are named `<sha256 of the .wasm>-<engine fingerprint>.cwasm`. The
 //! fingerprint covers the wasmtime version and every engine setting that
 //! affects code generation, so an upgrade or a changed setting simply misses
@@ -36,9 +42,14 @@ use wasmtime::component::Component;
 pub struct CompileCache {
     dir: Option<PathBuf>,
     fingerprint: String,
-    /// Components some loaded plugin still holds, by digest.
-    loaded: Mutex<HashMap<String, Weak<Component>>>,
+    /// By digest: the component while some loaded plugin holds it. The
+    /// map's lock is held only to find or add a digest's [`Slot`]; a slot's
+    /// own lock is held while its component is loaded or compiled.
+    loaded: Mutex<HashMap<String, Arc<Slot>>>,
 }
+
+/// One digest's place in the memory cache.
+type Slot = Mutex<Weak<Component>>;
 
 /// Hex SHA-256 of a component's bytes: its identity everywhere in Gatehouse.
 pub fn digest(bytes: &[u8]) -> String {
@@ -72,23 +83,35 @@ impl CompileCache {
         bytes: &[u8],
         digest: &str,
     ) -> Result<Arc<Component>, LoadError> {
-        if let Some(component) = self
-            .loaded
-            .lock()
-            .unwrap()
-            .get(digest)
-            .and_then(Weak::upgrade)
-        {
+        let slot = self.slot(digest);
+        // Held while loading: a second load of this digest waits here.
+        let mut held = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(component) = held.upgrade() {
             return Ok(component);
         }
         let component = Arc::new(match &self.dir {
             Some(dir) => self.load_or_compile(engine, dir, bytes, digest)?,
             None => compile(engine, bytes)?,
         });
-        let mut loaded = self.loaded.lock().unwrap();
-        loaded.retain(|_, held| held.strong_count() > 0);
-        loaded.insert(digest.to_string(), Arc::downgrade(&component));
+        *held = Arc::downgrade(&component);
         Ok(component)
+    }
+
+    /// `digest`'s slot, added if missing. Slots of components nobody holds
+    /// any more, and that nobody is loading, are dropped first.
+    fn slot(&self, digest: &str) -> Arc<Slot> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = loaded.get(digest) {
+            return slot.clone();
+        }
+        loaded.retain(|_, slot| {
+            // A slot being loaded is locked, or held by its loader.
+            Arc::strong_count(slot) > 1
+                || slot.try_lock().map_or(true, |held| held.strong_count() > 0)
+        });
+        let slot = Arc::new(Mutex::new(Weak::new()));
+        loaded.insert(digest.to_string(), slot.clone());
+        slot
     }
 
     /// How many components the memory cache shares now.
@@ -97,7 +120,7 @@ impl CompileCache {
         let loaded = self.loaded.lock().unwrap();
         loaded
             .values()
-            .filter(|held| held.strong_count() > 0)
+            .filter(|slot| slot.lock().unwrap().strong_count() > 0)
             .count()
     }
 
@@ -238,5 +261,72 @@ mod tests {
             1,
             "dead entries are dropped on insert"
         );
+    }
+
+    #[test]
+    fn concurrent_first_loads_of_one_digest_compile_it_once() {
+        let dir = scratch_dir("single-flight");
+        let engine = Engine::default();
+        let cache = CompileCache::new(&engine, Some(dir.clone()));
+        // A component with a core module that has code to compile, so that
+        // the loads overlap.
+        let bytes = component_with_code();
+        let digest = digest(&bytes);
+        let start = std::sync::Barrier::new(4);
+        let loaded: Vec<Arc<Component>> = std::thread::scope(|scope| {
+            let loads: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        cache.get_or_compile(&engine, &bytes, &digest).unwrap()
+                    })
+                })
+                .collect();
+            loads.into_iter().map(|load| load.join().unwrap()).collect()
+        });
+        assert!(
+            loaded.iter().all(|c| Arc::ptr_eq(c, &loaded[0])),
+            "every load shares the one compiled component"
+        );
+        let artifacts = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(artifacts, 1, "one artifact written, no temporary left");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A component embedding a core module of a few hundred functions:
+    /// enough code that concurrent compilations of it overlap.
+    fn component_with_code() -> Vec<u8> {
+        use wasm_encoder::{
+            CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction, Module,
+            ModuleSection, TypeSection, ValType,
+        };
+        let mut types = TypeSection::new();
+        types.ty().function([ValType::I32], [ValType::I32]);
+        let (mut functions, mut exports, mut code) = (
+            FunctionSection::new(),
+            ExportSection::new(),
+            CodeSection::new(),
+        );
+        for i in 0..300u32 {
+            functions.function(0);
+            exports.export(&format!("f{i}"), ExportKind::Func, i);
+            let mut body = Function::new([]);
+            body.instruction(&Instruction::LocalGet(0))
+                .instruction(&Instruction::I32Const(i as i32))
+                .instruction(&Instruction::I32Add)
+                .instruction(&Instruction::I32Const(3))
+                .instruction(&Instruction::I32Mul)
+                .instruction(&Instruction::End);
+            code.function(&body);
+        }
+        let mut module = Module::new();
+        module
+            .section(&types)
+            .section(&functions)
+            .section(&exports)
+            .section(&code);
+        let mut component = wasm_encoder::Component::new();
+        component.section(&ModuleSection(&module));
+        component.finish()
     }
 }
