@@ -96,7 +96,7 @@ impl Default for RuntimeSettings {
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<PluginState>,
-    pub(crate) cache: cache::CompileCache,
+    pub(crate) cache: Arc<cache::CompileCache>,
     pub(crate) services: HostServices,
     pub(crate) settings: EngineSettings,
     _ticker: epoch::EpochTicker,
@@ -110,7 +110,10 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         v0_1::add_to_linker(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking gatehouse:plugin@0.1: {e}"))?;
-        let cache = cache::CompileCache::new(&engine, settings.cache_dir.clone());
+        let cache = Arc::new(cache::CompileCache::new(
+            &engine,
+            settings.cache_dir.clone(),
+        ));
         let ticker = epoch::EpochTicker::start(&engine, settings.engine.epoch_tick);
         Ok(Self {
             engine,

@@ -51,9 +51,15 @@ impl HookSet {
 impl LoadedPlugin {
     pub(crate) async fn load(runtime: &Runtime, bytes: &[u8]) -> Result<Self, LoadError> {
         let digest = crate::cache::digest(bytes);
-        let component = runtime
-            .cache
-            .get_or_compile(&runtime.engine, bytes, &digest)?;
+        // Compiling takes seconds of CPU (and a load may wait for another
+        // one compiling the same digest): off the async threads.
+        let component = {
+            let (cache, engine) = (runtime.cache.clone(), runtime.engine.clone());
+            let (bytes, digest) = (bytes.to_vec(), digest.clone());
+            tokio::task::spawn_blocking(move || cache.get_or_compile(&engine, &bytes, &digest))
+                .await
+                .map_err(|e| LoadError::Invalid(format!("compiling the component failed: {e}")))??
+        };
         let instance_pre = runtime
             .linker
             .instantiate_pre(&component)
