@@ -38,9 +38,7 @@
 use crate::config::{self, Config};
 use anyhow::Context;
 use gatehouse_runtime::{LoadedPlugin, Runtime};
-use gatehouse_store::bindings::{
-    Binding, BindingSecrets, Grants as StoreGrants, NewBinding, Pin, merge_config,
-};
+use gatehouse_store::bindings::{Binding, Grants as StoreGrants, NewBinding, Pin, merge_config};
 use gatehouse_store::connections::{ConnectionUpdate, NewConnection, Password};
 use gatehouse_store::plugins::NewPlugin;
 use gatehouse_store::resources::{NewResource, ResourceKind, ResourceUpdate, TlsMode};
@@ -263,7 +261,7 @@ async fn apply_role(
             .with_context(|| format!("plugin '{}': config", spec.plugin))?;
         let grants: StoreGrants = serde_json::from_value(serde_json::to_value(&spec.grants)?)
             .with_context(|| format!("plugin '{}': grants", spec.plugin))?;
-        let secrets = resolve_secrets(&spec.secrets)
+        let secrets = config::resolve_secrets(&spec.secrets)
             .with_context(|| format!("plugin '{}': secrets", spec.plugin))?;
         wanted.push(NewBinding {
             plugin: spec.plugin.clone(),
@@ -292,19 +290,6 @@ async fn apply_role(
         }
     }
     Ok(())
-}
-
-/// Secrets from the file (a binding's `secrets`, an audit sink's
-/// `secret_config`), each reference resolved. Errors name the key and the
-/// reference, never a value.
-pub(crate) fn resolve_secrets(
-    references: &std::collections::BTreeMap<String, config::SecretValue>,
-) -> anyhow::Result<BindingSecrets> {
-    let mut secrets = BindingSecrets::new();
-    for (key, value) in references {
-        secrets.insert(key.clone(), value.resolve().context(key.clone())?);
-    }
-    Ok(secrets)
 }
 
 /// Whether the stored bindings are the wanted ones, secrets included.

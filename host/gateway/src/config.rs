@@ -404,6 +404,20 @@ impl SecretValue {
     }
 }
 
+/// Secrets from the file (a binding's `secrets`, an audit sink's
+/// `secret_config`), each reference resolved. Errors name the key and the
+/// reference, never a value.
+pub fn resolve_secrets(
+    references: &BTreeMap<String, SecretValue>,
+) -> anyhow::Result<gatehouse_store::bindings::BindingSecrets> {
+    use anyhow::Context;
+    let mut secrets = gatehouse_store::bindings::BindingSecrets::new();
+    for (key, value) in references {
+        secrets.insert(key.clone(), value.resolve().context(key.clone())?);
+    }
+    Ok(secrets)
+}
+
 /// A plugin enabled on a connection.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 /// silently replaced.
 fn plugin_config(sink: &SinkConfig) -> anyhow::Result<String> {
     let config = serde_json::to_value(&sink.config).context("config")?;
-    let secrets = crate::apply::resolve_secrets(&sink.secret_config).context("secret_config")?;
+    let secrets = crate::config::resolve_secrets(&sink.secret_config).context("secret_config")?;
     let merged = merge_config(&config, &secrets).context("secret_config")?;
     Ok(serde_json::to_string(merged.json())?)
 }
