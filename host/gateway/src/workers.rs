@@ -162,8 +162,9 @@ impl SessionWorkers {
     }
 }
 
-/// The cores this process may run on (its affinity mask), in order; empty
-/// when the mask cannot be read (then nothing is pinned).
+/// The cores the calling thread may run on (its affinity mask, inherited
+/// from the thread that created it: at startup, the process's), in order;
+/// empty when the mask cannot be read (then nothing is pinned).
 fn allowed_cores() -> Vec<usize> {
     // SAFETY: `set` is a plain bitmask owned here; `sched_getaffinity`
     // writes at most `size_of::<cpu_set_t>()` bytes into it.
@@ -229,21 +230,6 @@ impl Drop for SessionWorkers {
 mod tests {
     use super::*;
 
-    /// The cores the calling thread may run on.
-    fn current_affinity() -> Vec<usize> {
-        // SAFETY: as in `allowed_cores`.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            assert_eq!(
-                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
-                0
-            );
-            (0..libc::CPU_SETSIZE as usize)
-                .filter(|&core| libc::CPU_ISSET(core, &set))
-                .collect()
-        }
-    }
-
     /// The affinity each worker's thread has, by spawning a session on
     /// every worker: sessions go to the least busy one, and each stays live
     /// (pending) until the pool is dropped.
@@ -252,7 +238,7 @@ mod tests {
         for _ in 0..workers.threads() {
             let report = report.clone();
             workers.spawn(async move {
-                report.send(current_affinity()).unwrap();
+                report.send(allowed_cores()).unwrap();
                 std::future::pending::<()>().await
             });
         }
