@@ -63,6 +63,10 @@
 #                   gateway keeps its own default)
 #   BENCH_BASE_SESSION_THREADS  the baseline gateway's session_threads
 #                   (default: as BENCH_SESSION_THREADS)
+#   BENCH_BASE_AUDIT_ALLOWED    the baseline gateway's [audit] allowed_queries
+#                   (default: as BENCH_AUDIT_ALLOWED): with BENCH_BASE_BIN
+#                   set to the same binary, the cost of auditing every
+#                   allowed query, measured in one run
 #   BENCH_BIN       a gateway binary to run instead of building one (to
 #                   measure a copied build while the tree changes)
 #   BENCH_KEEP      1: keep the temp dir (logs, configs, CSV, perf data)
@@ -399,9 +403,12 @@ if [[ -n ${BENCH_BASE_BIN:-} ]]; then
         -e "s|^state_dir = .*|state_dir = \"$TMP/state-base\"|" \
         -e "/^session_threads = /d" \
         -e "/^pin_session_threads = /d" \
+        -e "/^allowed_queries = /d" \
         "$TMP/gatehouse.toml" >"$TMP/gatehouse-base.toml"
     threads=${BENCH_BASE_SESSION_THREADS:-${BENCH_SESSION_THREADS:-}}
     [[ -n $threads ]] && sed -i "s|^\[gateway\]$|[gateway]\nsession_threads = $threads|" "$TMP/gatehouse-base.toml"
+    allowed=${BENCH_BASE_AUDIT_ALLOWED:-${BENCH_AUDIT_ALLOWED:-}}
+    [[ -n $allowed ]] && sed -i "s|^\[audit\]$|[audit]\nallowed_queries = $allowed|" "$TMP/gatehouse-base.toml"
     log "starting the baseline gateway $BENCH_BASE_BIN"
     "$BENCH_BASE_BIN" serve --config "$TMP/gatehouse-base.toml" 2>"$TMP/gatehouse-base.log" &
     BASE_PID=$!
@@ -482,10 +489,13 @@ RESULTS=$TMP/results.csv
 echo "round,target,clients,mode,tps,latency_avg_ms,p50_us,p99_us,transactions,proxy_cpu_us_per_tx,gatehouse_cpu_split,machine_busy_pct,machine_cpu_us_per_tx" >"$RESULTS"
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
-# The whole machine's CPU ticks so far: "busy total" (every process and the
-# kernel; idle and iowait are not busy). Whether a run was CPU-bound, and
-# what one transaction cost the machine, whoever spent it.
-machine_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit}' /proc/stat; }
+# The whole machine's CPU ticks so far: "busy total". Busy is user, nice,
+# system, irq and softirq (every process and the kernel); the total adds
+# idle, iowait and steal (time a hypervisor gave to others is not ours).
+# guest and guest_nice are left out: they are already counted in user and
+# nice. Whether a run was CPU-bound, and what one transaction cost the
+# machine, whoever spent it.
+machine_ticks() { awk '/^cpu / {b = $2 + $3 + $4 + $7 + $8; print b, b + $5 + $6 + $9; exit}' /proc/stat; }
 
 # CPU time (user + system, in clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
