@@ -105,9 +105,16 @@ impl CompileCache {
             return slot.clone();
         }
         loaded.retain(|_, slot| {
-            // A slot being loaded is locked, or held by its loader.
+            // A slot being loaded is locked, or held by its loader. One
+            // whose load panicked (poisoned) is judged like any other.
             Arc::strong_count(slot) > 1
-                || slot.try_lock().map_or(true, |held| held.strong_count() > 0)
+                || match slot.try_lock() {
+                    Ok(held) => held.strong_count() > 0,
+                    Err(std::sync::TryLockError::Poisoned(held)) => {
+                        held.into_inner().strong_count() > 0
+                    }
+                    Err(std::sync::TryLockError::WouldBlock) => true,
+                }
         });
         let slot = Arc::new(Mutex::new(Weak::new()));
         loaded.insert(digest.to_string(), slot.clone());
