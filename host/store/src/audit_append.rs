@@ -111,15 +111,16 @@ pub fn encode_row(out: &mut Vec<u8>, context: &RowContext, event: &RowEvent<'_>)
         event.action,
         event.outcome.as_str(),
     );
-    let tail = (event.reason, (), (), (), attributes);
     serde_json::to_writer(&mut *out, &head).expect("writes to a Vec");
     out.pop(); // `]`
     out.push(b',');
     out.extend_from_slice(context.fragment.as_bytes());
     out.push(b',');
-    let start = out.len();
-    serde_json::to_writer(&mut *out, &tail).expect("writes to a Vec");
-    out.remove(start); // `[`
+    serde_json::to_writer(&mut *out, &event.reason).expect("writes to a Vec");
+    // target, before_state, after_state
+    out.extend_from_slice(b",null,null,null,");
+    serde_json::to_writer(&mut *out, &attributes).expect("writes to a Vec");
+    out.push(b']');
 }
 
 /// Append `event` to `out` as one row: the row [`append_all`] binds for it,

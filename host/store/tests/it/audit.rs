@@ -177,8 +177,9 @@ async fn a_large_group_round_trips_every_field_in_order() {
     .await;
 }
 
-/// A row encoded from a session's context is the row of the same event,
-/// and encoded rows store as the events they encode, each id once.
+/// A row encoded from a session's context, with a reason or without, is
+/// the row of the same event, and encoded rows store as the events they
+/// encode, each id once.
 #[tokio::test]
 async fn encoded_rows_store_as_their_events_once() {
     common::both(|t| async move {
@@ -188,7 +189,8 @@ async fn encoded_rows_store_as_their_events_once() {
         for i in 0..3 {
             let mut e = event("query.allowed");
             e.outcome = Outcome::Success;
-            e.reason = None;
+            // One with a reason that needs escaping, two without.
+            e.reason = (i == 1).then(|| "a \"reason\"".to_string());
             e.client_address = Some("127.0.0.1:5000".into());
             e.id = Some(format!("r{i}"));
             e.time = Some(200 + i);
@@ -217,7 +219,7 @@ async fn encoded_rows_store_as_their_events_once() {
                     category: &e.category,
                     action: &e.action,
                     outcome: e.outcome,
-                    reason: None,
+                    reason: e.reason.as_deref(),
                     attributes: &attributes,
                 },
             );
@@ -252,7 +254,7 @@ async fn encoded_rows_store_as_their_events_once() {
             assert_eq!(stored.client_address, event.client_address);
             assert_eq!(stored.attributes, event.attributes);
             assert_eq!(stored.outcome, Outcome::Success);
-            assert_eq!(stored.reason, None);
+            assert_eq!(stored.reason, event.reason);
         }
         assert!(audit.append_encoded(b"[\"torn\"").await.is_err());
     })
