@@ -230,6 +230,14 @@ impl Drop for SessionWorkers {
 mod tests {
     use super::*;
 
+    /// The cores this test may run on; never empty, so no assertion below
+    /// holds for want of a mask.
+    fn cores() -> Vec<usize> {
+        let allowed = allowed_cores();
+        assert!(!allowed.is_empty(), "the affinity mask could not be read");
+        allowed
+    }
+
     /// The affinity each worker's thread has, by spawning a session on
     /// every worker: sessions go to the least busy one, and each stays live
     /// (pending) until the pool is dropped.
@@ -255,7 +263,7 @@ mod tests {
 
     #[test]
     fn a_worker_per_core_is_pinned_to_its_own_core_by_default() {
-        let allowed = allowed_cores();
+        let allowed = cores();
         let workers = SessionWorkers::start(allowed.len(), None).unwrap();
         let mut expected: Vec<Vec<usize>> = allowed.iter().map(|&core| vec![core]).collect();
         expected.sort();
@@ -264,7 +272,7 @@ mod tests {
 
     #[test]
     fn unpinned_workers_keep_the_process_affinity() {
-        let allowed = allowed_cores();
+        let allowed = cores();
         let workers = SessionWorkers::start(allowed.len(), Some(false)).unwrap();
         assert!(
             worker_affinities(&workers)
