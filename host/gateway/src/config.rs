@@ -38,6 +38,7 @@
 //! store, then merged into the plugin's config ([`SecretValue`]). Errors
 //! name the file, and the resource/role/plugin at fault, never a value.
 
+use gatehouse_store::bindings::BindingSecrets;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -409,9 +410,9 @@ impl SecretValue {
 /// reference, never a value.
 pub fn resolve_secrets(
     references: &BTreeMap<String, SecretValue>,
-) -> anyhow::Result<gatehouse_store::bindings::BindingSecrets> {
+) -> anyhow::Result<BindingSecrets> {
     use anyhow::Context;
-    let mut secrets = gatehouse_store::bindings::BindingSecrets::new();
+    let mut secrets = BindingSecrets::new();
     for (key, value) in references {
         secrets.insert(key.clone(), value.resolve().context(key.clone())?);
     }
