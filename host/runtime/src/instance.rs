@@ -3,7 +3,10 @@
 //! Every call runs under three guards:
 //! * a **deadline**: the epoch callback traps once the binding's budget has
 //!   passed (yielding to the executor every tick meanwhile), and a tokio
-//!   timeout a little later catches a call stuck in a host import;
+//!   timeout a little later catches a call stuck in a host import. Neither
+//!   costs a call that ends before the epoch ticks, as most do: the budget
+//!   is counted from the call's first tick ([`CallDeadline`]), and the
+//!   timeout is set only once the call has yielded ([`with_backstop`]);
 //! * the **memory cap** (the store's resource limiter);
 //! * **answer checks** for what the types cannot express.
 //!
@@ -15,10 +18,14 @@
 use crate::Runtime;
 use crate::error::{Fault, PluginFault};
 use crate::grants::Limits;
-use crate::state::{BindingContext, DeadlineExceeded, MemoryCapExceeded, PluginState};
+use crate::state::{
+    BindingContext, CallDeadline, DeadlineExceeded, MemoryCapExceeded, PluginState,
+};
 use crate::v0_1::{self, types::*};
+use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::task::Poll;
+use std::time::Duration;
 use wasmtime::{Store, UpdateDeadline};
 
 /// Extra wall time after the deadline before the backstop timeout fires.
@@ -38,16 +45,16 @@ macro_rules! guarded {
             return Err($self.fault($hook, Fault::Poisoned(reason.clone())));
         }
         let deadline = $self.limits.deadline;
-        $self.store.data_mut().deadline = Some(Instant::now() + deadline);
+        $self.store.data_mut().deadline = CallDeadline::Armed(deadline);
         $self.store.set_epoch_deadline(1);
         let busy = crate::epoch::busy();
         let result = {
             let $guest = $self.bindings.gatehouse_plugin_guest();
             let $store = &mut $self.store;
-            tokio::time::timeout(deadline + BACKSTOP_GRACE, $call).await
+            with_backstop(deadline + BACKSTOP_GRACE, $call).await
         };
         drop(busy);
-        $self.store.data_mut().deadline = None;
+        $self.store.data_mut().deadline = CallDeadline::Idle;
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
@@ -83,14 +90,15 @@ impl PluginInstance {
         .map_err(|e| fault(Fault::Instantiate(format!("{e:#}"))))?;
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_callback(|context| match context.data().deadline {
-            Some(deadline) if Instant::now() >= deadline => {
+        store.epoch_deadline_callback(|mut context| {
+            if context.data_mut().deadline.passed_at_tick() {
                 Err(wasmtime::Error::new(DeadlineExceeded))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
             }
-            _ => Ok(UpdateDeadline::Yield(1)),
         });
         // Instantiation runs the guest's start code: it gets a deadline too.
-        store.data_mut().deadline = Some(Instant::now() + limits.deadline);
+        store.data_mut().deadline = CallDeadline::Armed(limits.deadline);
         store.set_epoch_deadline(1);
         let busy = crate::epoch::busy();
         let instantiated = pre.instantiate_async(&mut store).await;
@@ -105,7 +113,7 @@ impl PluginInstance {
                 return Err(fault(detail));
             }
         };
-        store.data_mut().deadline = None;
+        store.data_mut().deadline = CallDeadline::Idle;
         Ok(Self {
             store,
             bindings,
@@ -227,6 +235,24 @@ impl PluginInstance {
     ) -> Result<Result<(), String>, PluginFault> {
         guarded!(self, "on-audit-event", |guest, store| guest
             .call_on_audit_event(store, event))
+    }
+}
+
+/// Run `call` under a tokio timeout of `limit` (the backstop for a call
+/// stuck in an async host import, which the epoch cannot interrupt), set
+/// only if the call does not finish on its first poll: most hook calls
+/// do, and then neither the clock nor the timer wheel is touched. A call
+/// that yields is polled first for at most about a tick (the epoch
+/// callback yields every tick), so the backstop starts that much late.
+async fn with_backstop<F: Future>(
+    limit: Duration,
+    call: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut call = std::pin::pin!(call);
+    let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(output) => Ok(output),
+        Poll::Pending => tokio::time::timeout(limit, call).await,
     }
 }
 

@@ -14,7 +14,7 @@ use crate::grants::Grants;
 use crate::http::{AllowedPrefix, HttpClient};
 use crate::kv::KeyValueStore;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -45,8 +45,8 @@ pub struct PluginState {
     pub(crate) services: HostServices,
     pub(crate) session_id: Option<Arc<str>>,
     pub(crate) limiter: MemoryCap,
-    /// End of the running hook call's budget; `None` between calls.
-    pub(crate) deadline: Option<Instant>,
+    /// The running hook call's budget (see [`CallDeadline`]).
+    pub(crate) deadline: CallDeadline,
     pub(crate) stderr: MemoryOutputPipe,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -75,7 +75,7 @@ impl PluginState {
             services,
             session_id,
             limiter: MemoryCap { cap: memory_cap },
-            deadline: None,
+            deadline: CallDeadline::Idle,
             stderr,
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -104,6 +104,54 @@ impl WasiView for PluginState {
 pub struct MemoryCapExceeded {
     pub cap: usize,
     pub desired: usize,
+}
+
+/// A hook call's deadline, read off the clock only once the call lasts.
+///
+/// A call is armed with its budget, not with an end time: most calls end
+/// long before the epoch ticks, and then no clock is read for them at all.
+/// The budget becomes an end time the first time one is needed
+/// ([`CallDeadline::fix`]): at the first epoch tick the call sees, which
+/// comes at most one tick (plus the ticker's wake-up, when it slept) after
+/// the call started, or at its first host call that must not outlast it
+/// (an outbound HTTP request). So a call is stopped no sooner than its
+/// budget and at most about two ticks after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallDeadline {
+    /// No call is running.
+    Idle,
+    /// A call started with this budget and has not seen a tick yet.
+    Armed(Duration),
+    /// A call that has seen a tick must end by then.
+    At(Instant),
+}
+
+impl CallDeadline {
+    /// The running call's end time, fixed now if it was only armed;
+    /// `None` between calls.
+    pub(crate) fn fix(&mut self) -> Option<Instant> {
+        match *self {
+            CallDeadline::Idle => None,
+            CallDeadline::Armed(budget) => {
+                let end = Instant::now() + budget;
+                *self = CallDeadline::At(end);
+                Some(end)
+            }
+            CallDeadline::At(end) => Some(end),
+        }
+    }
+
+    /// At an epoch tick: whether the running call is past its deadline
+    /// (an armed call's deadline is fixed now, so it is not).
+    pub(crate) fn passed_at_tick(&mut self) -> bool {
+        match *self {
+            CallDeadline::At(end) => Instant::now() >= end,
+            _ => {
+                self.fix();
+                false
+            }
+        }
+    }
 }
 
 /// The error the epoch callback raises when a call's deadline passed.

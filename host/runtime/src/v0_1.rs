@@ -84,6 +84,7 @@ impl http::Host for PluginState {
         // Never wait past the hook's own deadline.
         let remaining = self
             .deadline
+            .fix()
             .map(|deadline| deadline.saturating_duration_since(Instant::now()))
             .unwrap_or(Duration::from_secs(10));
         let outbound = OutboundRequest {
