@@ -108,8 +108,12 @@ impl SessionWorkers {
         let mut workers = Vec::with_capacity(threads.max(1));
         for index in 0..threads.max(1) {
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
+            // I/O and timers only: sessions spawn no processes and wait for
+            // no signals (the main runtime does), and a process driver would
+            // look for exited children at every park.
             let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
+                .enable_io()
+                .enable_time()
                 .thread_name(format!("gatehouse-session-{index}-blocking"))
                 .build()?;
             let handle = runtime.handle().clone();

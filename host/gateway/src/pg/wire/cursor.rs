@@ -89,7 +89,7 @@ impl<'a> Cursor<'a> {
     /// A NUL-terminated string's bytes (without the NUL).
     pub(crate) fn cstr_bytes(&mut self, field: &'static str) -> Result<&'a [u8], WireError> {
         let rest = &self.body[self.pos..];
-        let Some(end) = rest.iter().position(|&b| b == 0) else {
+        let Some(end) = memchr::memchr(0, rest) else {
             return Err(WireError::MissingNul {
                 message: self.message,
                 field,
