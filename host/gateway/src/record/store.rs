@@ -4,9 +4,11 @@
 //! passes them to the other recorders.)
 //!
 //! [`StoreRecorder::record`] never waits: events go into a queue that one
-//! writer task drains in order every [`LINGER`], writing the query events
-//! gathered in one transaction. Order per session is kept (one writer,
-//! FIFO). A store failure is logged with the event's session and kind and
+//! writer task drains in order, writing the query events gathered in one
+//! transaction: it lingers up to [`LINGER`] to gather a group, unless the
+//! queue already holds a full [`BATCH`] (a backlog is written group after
+//! group without pausing, so the writer's pace is the store's, not
+//! `BATCH` per `LINGER`). Order per session is kept (one writer, FIFO). A store failure is logged with the event's session and kind and
 //! the writer goes on; the queue is unbounded, so a store that stays down
 //! grows memory rather than stalling sessions (the audit pipeline, not this
 //! record, is the durable-before-acknowledged path).
@@ -39,8 +41,12 @@ pub struct StoreRecorder {
 impl StoreRecorder {
     /// Start the writer on the current tokio runtime.
     pub fn start(store: Store) -> Self {
+        Self::start_lingering(store, LINGER)
+    }
+
+    fn start_lingering(store: Store, linger: std::time::Duration) -> Self {
         let (queue, received) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(store, received));
+        tokio::spawn(write_loop(store, received, linger));
         Self { queue }
     }
 
@@ -61,12 +67,17 @@ impl SessionRecorder for StoreRecorder {
     }
 }
 
-async fn write_loop(store: Store, mut received: mpsc::UnboundedReceiver<Message>) {
+async fn write_loop(
+    store: Store,
+    mut received: mpsc::UnboundedReceiver<Message>,
+    linger: std::time::Duration,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     while received.recv_many(&mut batch, BATCH).await > 0 {
-        // Gather more unless someone waits for a flush.
-        if !batch.iter().any(|m| matches!(m, Message::Flush(_))) {
-            tokio::time::sleep(LINGER).await;
+        // Gather more unless the group is full already (a backlog: write
+        // it now) or someone waits for a flush.
+        if batch.len() < BATCH && !batch.iter().any(|m| matches!(m, Message::Flush(_))) {
+            tokio::time::sleep(linger).await;
             while batch.len() < BATCH {
                 match received.try_recv() {
                     Ok(message) => batch.push(message),
@@ -197,5 +208,63 @@ async fn write_one(store: &Store, event: SessionEvent) {
     };
     if let Err(err) = outcome {
         tracing::error!(error = %err, "storing a session event failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_store::sessions::{NewSession, Verb};
+    use std::time::{Duration, SystemTime};
+
+    /// A queue longer than a group is written group after group: the
+    /// writer lingers only to gather a group that is not full. (Before, it
+    /// slept after every group, so beyond `BATCH` events per `LINGER` the
+    /// queue grew without bound and the record fell behind.)
+    #[tokio::test]
+    async fn a_backlog_is_written_without_lingering_between_full_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_default(dir.path()).await.unwrap();
+        store
+            .sessions()
+            .start(NewSession {
+                id: "s".into(),
+                user_id: "1".into(),
+                email: "a@example.com".into(),
+                connection: "pg.open".into(),
+                client_address: "127.0.0.1:5000".into(),
+                verb: Verb::Connect,
+                started_at: unix_ms(SystemTime::now()),
+            })
+            .await
+            .unwrap();
+        // Lingering would take an hour: only full groups can be written.
+        let recorder = StoreRecorder::start_lingering(store.clone(), Duration::from_secs(3600));
+        let events = 2 * BATCH as u64;
+        for seq in 1..=events {
+            recorder.record(SessionEvent::Query {
+                session_id: "s".into(),
+                seq,
+                query_id: seq,
+                text: "select 1".into(),
+                verdict: Verdict::Allowed,
+                decided_by: None,
+                duration: Duration::from_micros(5),
+                rows: 1,
+                command_tag: Some("SELECT 1".into()),
+                counters: Vec::new(),
+            });
+        }
+        tokio::time::timeout(Duration::from_secs(120), recorder.flush())
+            .await
+            .expect("the full groups are written without lingering");
+        let stored = store.sessions().events("s", 0, 1000).await.unwrap();
+        assert_eq!(stored.len(), 1000);
+        let last = store
+            .sessions()
+            .events("s", events - 1, 1000)
+            .await
+            .unwrap();
+        assert_eq!(last.iter().map(|e| e.seq).collect::<Vec<_>>(), [events]);
     }
 }
