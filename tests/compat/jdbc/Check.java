@@ -188,7 +188,16 @@ public class Check {
             out.println("final: " + count(conn));
 
             // What GUI tools do first: catalog queries through DatabaseMetaData.
-            try (ResultSet rs = conn.getMetaData().getColumns(null, null, "compat_t", null)) {
+            // In this session's own temp schema: the other clients' tests
+            // create their own temp compat_t at the same time, and pgJDBC
+            // lists every schema's when none is named.
+            String tempSchema;
+            try (Statement st = conn.createStatement();
+                 ResultSet rs = st.executeQuery("select nspname from pg_namespace where oid = pg_my_temp_schema()")) {
+                rs.next();
+                tempSchema = rs.getString(1);
+            }
+            try (ResultSet rs = conn.getMetaData().getColumns(null, tempSchema, "compat_t", null)) {
                 StringBuilder columns = new StringBuilder();
                 while (rs.next()) {
                     columns.append(columns.length() == 0 ? "" : ",").append(rs.getString("COLUMN_NAME"));
