@@ -189,3 +189,40 @@ impl wasmtime::ResourceLimiter for MemoryCap {
         Ok(desired <= 100_000)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CallDeadline;
+    use std::time::{Duration, Instant};
+
+    /// An armed call gets its end time at its first tick (or first host
+    /// call that asks), from then on, and never before that moment plus
+    /// its budget; between calls there is nothing to pass.
+    #[test]
+    fn a_call_deadline_is_fixed_when_first_needed_and_kept() {
+        let mut idle = CallDeadline::Idle;
+        assert!(!idle.passed_at_tick());
+        assert_eq!(idle.fix(), None);
+        assert_eq!(idle, CallDeadline::Idle);
+
+        let budget = Duration::from_millis(50);
+        let mut armed = CallDeadline::Armed(budget);
+        let before = Instant::now();
+        assert!(!armed.passed_at_tick(), "the first tick only fixes the end");
+        let CallDeadline::At(end) = armed else {
+            panic!("the first tick fixes the end: {armed:?}")
+        };
+        assert!(end >= before + budget);
+        assert_eq!(armed.fix(), Some(end), "fixed once, then kept");
+        assert!(!armed.passed_at_tick());
+
+        let mut past = CallDeadline::At(Instant::now() - Duration::from_millis(1));
+        assert!(past.passed_at_tick());
+
+        let mut asked = CallDeadline::Armed(budget);
+        let before = Instant::now();
+        let end = asked.fix().unwrap();
+        assert!(end >= before + budget);
+        assert_eq!(asked, CallDeadline::At(end));
+    }
+}

@@ -7,9 +7,10 @@
 //! writer task drains in order, writing the query events gathered in one
 //! transaction: it lingers up to [`LINGER`] to gather a group, unless the
 //! queue already holds a full [`BATCH`] (a backlog is written group after
-//! group without pausing, so the writer's pace is the store's, not
-//! `BATCH` per `LINGER`). Order per session is kept (one writer, FIFO). A store failure is logged with the event's session and kind and
-//! the writer goes on; the queue is unbounded, so a store that stays down
+//! group without pausing, so the writer keeps the store's pace, not
+//! `BATCH` per `LINGER`). Order per session is kept (one writer, FIFO). A
+//! store failure is logged with the event's session and kind and the
+//! writer goes on; the queue is unbounded, so a store that stays down
 //! grows memory rather than stalling sessions (the audit pipeline, not this
 //! record, is the durable-before-acknowledged path).
 
