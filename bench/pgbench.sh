@@ -23,7 +23,8 @@
 #     cannot carry protocol-level prepared statements);
 #  4. runs `pgbench -S -n -T $BENCH_SECONDS -c C -j C -M MODE` for every C and
 #     MODE against every target, interleaved (all targets for one C/MODE,
-#     then the next) so load drift hits them alike; per-transaction logs
+#     then the next, each round starting with the next target) so load
+#     drift and run order hit them alike; per-transaction logs
 #     (`-l`) give the p50/p99 latency;
 #  5. prints every run (a proxy's line also says how often its threads
 #     went to sleep per transaction; a gateway's splits its CPU per
@@ -626,10 +627,16 @@ for _ in $(seq "$ROUNDS"); do for _ in $CLIENTS; do for _ in $MODES; do for _ in
     n_runs=$((n_runs + 1))
 done; done; done; done
 log "$n_runs runs of ${SECONDS_PER_RUN}s (~$((n_runs * (SECONDS_PER_RUN + 1)))s); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+read -ra TARGET_LIST <<<"$TARGETS"
 for round in $(seq "$ROUNDS"); do
+    # Each round starts with the next target: the first run after a change
+    # of client count or mode has come out slower, whichever target it was
+    # (c=1 p50 up to +30 us), so no target should always take that place.
+    first=$(((round - 1) % ${#TARGET_LIST[@]}))
+    ordered=("${TARGET_LIST[@]:first}" "${TARGET_LIST[@]:0:first}")
     for c in $CLIENTS; do
         for mode in $MODES; do
-            for target in $TARGETS; do
+            for target in "${ordered[@]}"; do
                 bench_one "$round" "$target" "$c" "$mode"
             done
         done
