@@ -631,7 +631,7 @@ read -ra TARGET_LIST <<<"$TARGETS"
 for round in $(seq "$ROUNDS"); do
     # Each round starts with the next target: the first run after a change
     # of client count or mode has come out slower, whichever target it was
-    # (c=1 p50 up to +30 us), so no target should always take that place.
+    # (c=1 p50 +11 and +36 us in one run), so no target keeps that place.
     first=$(((round - 1) % ${#TARGET_LIST[@]}))
     ordered=("${TARGET_LIST[@]:first}" "${TARGET_LIST[@]:0:first}")
     for c in $CLIENTS; do
