@@ -36,6 +36,10 @@ fn a_loop_is_stopped_at_its_deadline(idle: Duration) {
     let elapsed = started.elapsed();
     assert!(reason.contains("ran past its 50ms deadline"), "{reason}");
     assert!(
+        elapsed >= Duration::from_millis(50),
+        "stopped before its deadline: {elapsed:?}"
+    );
+    assert!(
         reason.contains("sandbox-guest"),
         "the reason names the plugin: {reason}"
     );
@@ -304,6 +308,50 @@ fn http_reaches_an_allowlisted_url() {
     let reason = deny_reason(session.query(&format!("http://127.0.0.1:{port}/hooks/a")));
     assert_eq!(reason, "http ok: 200 hello");
     server.join().unwrap();
+}
+
+/// An outbound request to a server that never answers is cut at the
+/// hook's own deadline (the host gives the request what is left of it),
+/// not later and not sooner, and the call fails closed as one that ran
+/// past its deadline.
+#[test]
+fn http_to_a_server_that_never_answers_ends_at_the_hooks_deadline() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 2048];
+        let _ = stream.read(&mut buf);
+        // Hold the connection open, silent, until the test is over.
+        let _ = finished.recv();
+    });
+    let plugin = sandbox_plugin();
+    let grants = Grants {
+        http: vec![format!("http://127.0.0.1:{port}/hooks")],
+        ..Grants::default()
+    };
+    let deadline = Duration::from_millis(100);
+    let mut session = plugin
+        .session(&config("http"))
+        .grants(grants)
+        .deadline(deadline)
+        .open()
+        .unwrap();
+    let started = Instant::now();
+    let reason = deny_reason(session.query(&format!("http://127.0.0.1:{port}/hooks/a")));
+    let elapsed = started.elapsed();
+    done.send(()).unwrap();
+    server.join().unwrap();
+    assert!(reason.contains("ran past its 100ms deadline"), "{reason}");
+    assert!(elapsed >= deadline, "cut before the deadline: {elapsed:?}");
+    // Before the runtime's backstop (the deadline plus 250 ms) would
+    // have ended it: the request itself was bounded.
+    assert!(
+        elapsed < Duration::from_millis(300),
+        "cut late: {elapsed:?}"
+    );
 }
 
 #[test]
