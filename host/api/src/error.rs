@@ -202,7 +202,7 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %message, "store secret error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "secret", message)
             }
-            StoreError::Database(_) => {
+            StoreError::Database(_) | StoreError::Sqlite(_) => {
                 tracing::error!(error = %message, "store database error");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

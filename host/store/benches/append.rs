@@ -153,7 +153,7 @@ async fn main() {
         let started = Instant::now();
         let outcome = store
             .sessions()
-            .record_batch(&events)
+            .record_batch(events)
             .await
             .expect("events store");
         spent += started.elapsed();

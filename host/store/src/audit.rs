@@ -44,7 +44,7 @@
 
 use crate::Store;
 use crate::actor::{Actor, Identity};
-use crate::audit_append::{Appended, append_all, append_encoded};
+use crate::audit_append::{Appended, append_all, append_encoded, encode_all};
 pub use crate::audit_append::{
     ROW_COLUMNS, RowContext, RowEvent, encode_event, encode_row, is_row,
 };
@@ -426,12 +426,25 @@ impl<'s> Audit<'s> {
 
     /// Appends encoded rows ([`encode_row`], [`encode_event`]), one per
     /// line, in order, in one transaction: the gateway's audit journal as
-    /// written, bound as one value without being parsed or serialised
-    /// again. A row whose id is already stored is skipped, so replaying a
-    /// journal twice stores each event once. An `invalid` error, storing nothing, if the lines
-    /// are not UTF-8 (rows are otherwise checked by the database: a
-    /// malformed one fails the whole group).
+    /// written, never serialised again (on an SQLite file the appender
+    /// parses each line once and binds its values; elsewhere the lines are
+    /// bound as one JSON array). A row whose id is already stored is
+    /// skipped, so replaying a journal twice stores each event once. A
+    /// malformed row fails the whole group and stores nothing (`invalid`
+    /// for lines that are not UTF-8 or, on an SQLite file, not a row).
     pub async fn append_encoded(&self, lines: &[u8]) -> Result<Replayed> {
+        if lines.iter().all(|b| *b == b'\n') {
+            return Ok(Replayed::default());
+        }
+        if let Some(appender) = &self.store.appender {
+            // Parsed by the appender, which reports a malformed row (or
+            // one that is not UTF-8) as `invalid`.
+            let (stored, last_sequence) = appender.audit_rows(lines.to_vec()).await?;
+            return Ok(Replayed {
+                stored,
+                last_sequence,
+            });
+        }
         let mut array = Vec::with_capacity(lines.len() + 2);
         array.push(b'[');
         for row in lines.split(|b| *b == b'\n').filter(|row| !row.is_empty()) {
@@ -441,16 +454,13 @@ impl<'s> Audit<'s> {
             array.extend_from_slice(row);
         }
         array.push(b']');
-        if array.len() == 2 {
-            return Ok(Replayed::default());
-        }
         let array = String::from_utf8(array)
             .map_err(|_| StoreError::invalid("encoded audit rows must be UTF-8"))?;
         let backend = self.store.backend;
         let (stored, last_sequence) = if backend == Backend::Sqlite {
             // One statement is one transaction; the connection is held
             // for the last rowid after it.
-            let mut conn = self.store.writer.acquire().await?;
+            let mut conn = self.store.pool.acquire().await?;
             append_encoded(&mut conn, backend, array).await?
         } else {
             let mut tx = self.store.begin().await?;
@@ -470,9 +480,16 @@ impl<'s> Audit<'s> {
 
     async fn append_group(&self, events: &[NewAuditEvent]) -> Result<Appended> {
         let backend = self.store.backend;
+        if let Some(appender) = &self.store.appender
+            && !events.is_empty()
+        {
+            let (lines, appended) = encode_all(events);
+            let sequences = appender.audit_each(lines).await?;
+            return Ok(appended.with_sequences(sequences));
+        }
         if events.is_empty() || backend == Backend::Sqlite {
             // One statement is one transaction: no BEGIN/COMMIT round trips.
-            return append_all(&self.store.writer, backend, events).await;
+            return append_all(&self.store.pool, backend, events).await;
         }
         let mut tx = self.store.begin().await?;
         // Held to commit: sequence order is commit order.

@@ -25,13 +25,18 @@
 
 use crate::actor::Identity;
 use crate::audit::{AuditEvent, NewAuditEvent, Outcome};
-use crate::db::{Backend, now_ms, random_hex, to_json};
+use crate::db::{Backend, now_ms, random_hex};
 use crate::error::{Result, StoreError};
 use serde::Serialize;
+use serde_json::Value as Json;
 use sqlx::Row;
 use std::collections::HashMap;
 
-/// One event, in the column order of the statements below.
+/// One event, in the column order of the statements below. The JSON
+/// columns (actor, before and after states, attributes) are nested as
+/// JSON, not as strings holding JSON: the database stores their text all
+/// the same (`->>` of an object or array is its JSON text), and nothing
+/// has to escape or unescape them on the way.
 #[derive(Serialize)]
 struct EventRow<'a>(
     &'a str,
@@ -40,15 +45,15 @@ struct EventRow<'a>(
     &'a str,
     &'static str,
     Option<&'a str>,
-    Option<String>,
+    Option<&'a Identity>,
     Option<&'a str>,
     Option<&'a str>,
     Option<&'a str>,
     Option<&'a str>,
     Option<&'a str>,
-    Option<String>,
-    Option<String>,
-    String,
+    Option<&'a Json>,
+    Option<&'a Json>,
+    &'a [(String, String)],
 );
 
 /// Number of columns in a row (the array's length).
@@ -73,7 +78,7 @@ impl RowContext {
     ) -> Self {
         let columns = (
             actor.map(|a| a.user_id.as_str()),
-            actor.map(to_json),
+            actor,
             connection,
             session_id,
             client_address,
@@ -103,7 +108,6 @@ pub struct RowEvent<'a> {
 /// Append `event` of the session `context` to `out` as one row (a JSON
 /// array, no newline).
 pub fn encode_row(out: &mut Vec<u8>, context: &RowContext, event: &RowEvent<'_>) {
-    let attributes = serde_json::to_string(event.attributes).expect("strings serialize");
     let head = (
         event.id,
         event.time,
@@ -119,7 +123,7 @@ pub fn encode_row(out: &mut Vec<u8>, context: &RowContext, event: &RowEvent<'_>)
     serde_json::to_writer(&mut *out, &event.reason).expect("writes to a Vec");
     // target, before_state, after_state
     out.extend_from_slice(b",null,null,null,");
-    serde_json::to_writer(&mut *out, &attributes).expect("writes to a Vec");
+    serde_json::to_writer(&mut *out, event.attributes).expect("writes to a Vec");
     out.push(b']');
 }
 
@@ -138,15 +142,15 @@ fn event_row<'a>(e: &'a NewAuditEvent, id: &'a str, now: i64) -> EventRow<'a> {
         &e.action,
         e.outcome.as_str(),
         e.actor.as_ref().map(|a| a.user_id.as_str()),
-        e.actor.as_ref().map(to_json),
+        e.actor.as_ref(),
         e.connection.as_deref(),
         e.session_id.as_deref(),
         e.client_address.as_deref(),
         e.reason.as_deref(),
         e.target.as_deref(),
-        e.before.as_ref().map(to_json),
-        e.after.as_ref().map(to_json),
-        to_json(&e.attributes),
+        e.before.as_ref(),
+        e.after.as_ref(),
+        &e.attributes,
     )
 }
 
@@ -284,6 +288,30 @@ impl Appended {
             })
             .collect()
     }
+}
+
+impl Appended {
+    /// What the SQLite appender answered for the rows of [`encode_all`].
+    pub(crate) fn with_sequences(mut self, sequences: Vec<Option<i64>>) -> Self {
+        self.sequences = sequences;
+        self
+    }
+}
+
+/// `events` (which bring no ids) as encoded rows, one per line, with ids
+/// drawn as [`append_all`] draws them: for the SQLite appender.
+pub(crate) fn encode_all(events: &[NewAuditEvent]) -> (Vec<u8>, Appended) {
+    let appended = Appended {
+        now: now_ms(),
+        random: random_hex(16 * events.len()),
+        sequences: Vec::new(),
+    };
+    let mut lines = Vec::with_capacity(events.len() * 512);
+    for (i, event) in events.iter().enumerate() {
+        encode_event(&mut lines, event, appended.id(i), appended.now);
+        lines.push(b'\n');
+    }
+    (lines, appended)
 }
 
 /// Insert `events` (which bring no ids: the store draws them) in order

@@ -30,6 +30,10 @@ pub enum StoreError {
     /// The database failed (connection lost, disk full, serialization).
     #[error("database: {0}")]
     Database(#[source] sqlx::Error),
+    /// The SQLite store's appender failed (disk full, a lock held past the
+    /// busy timeout); reported under the same code as `Database`.
+    #[error("database: {0}")]
+    Sqlite(#[source] rusqlite::Error),
     /// The schema could not be brought up to date when the store opened.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -46,7 +50,7 @@ impl StoreError {
             StoreError::Conflict { .. } => "conflict",
             StoreError::Invalid(_) => "invalid",
             StoreError::Secret(_) => "secret",
-            StoreError::Database(_) => "database",
+            StoreError::Database(_) | StoreError::Sqlite(_) => "database",
             StoreError::Migrate(_) => "migration",
         }
     }
@@ -70,6 +74,12 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::RowNotFound => StoreError::not_found("row"),
             other => StoreError::Database(other),
         }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Sqlite(error)
     }
 }
 

@@ -36,6 +36,7 @@
 //! * **Typed errors.** [`StoreError`] variants map to stable API codes.
 
 pub mod actor;
+mod appender;
 pub mod audit;
 mod audit_append;
 mod binding_secrets;
@@ -64,6 +65,7 @@ pub use page::{Page, PageRequest};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,7 +115,7 @@ pub enum SqliteSynchronous {
 }
 
 impl SqliteSynchronous {
-    fn pragma(self) -> &'static str {
+    pub(crate) fn pragma(self) -> &'static str {
         match self {
             SqliteSynchronous::Normal => "PRAGMA synchronous = NORMAL",
             SqliteSynchronous::Full => "PRAGMA synchronous = FULL",
@@ -125,13 +127,13 @@ impl SqliteSynchronous {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// The hot appenders' connection (the audit log's group commit, the
-    /// session record's batches): on an SQLite file, a pool of its own
-    /// with one connection, so its page cache stays warm (SQLite drops a
-    /// connection's cache whenever another connection wrote) and those
-    /// writes never queue behind API readers for a connection; elsewhere
-    /// the main pool.
-    writer: AnyPool,
+    /// The hot appends (the audit log's group commit, the session record's
+    /// batches) on an SQLite file: a connection of their own, on a thread
+    /// of its own ([`appender`]), so its page cache stays warm (SQLite
+    /// drops a connection's cache whenever another connection wrote) and
+    /// those writes never queue behind API readers for a connection.
+    /// `None` on PostgreSQL and in memory: the pool's statements.
+    appender: Option<Arc<appender::Appender>>,
     backend: Backend,
     keys: Arc<SecretKeys>,
 }
@@ -192,7 +194,7 @@ impl Store {
         })?;
         let in_memory = backend == Backend::Sqlite
             && (options.url.contains(":memory:") || options.url.contains("mode=memory"));
-        let pool_options = |max_connections: u32, writer: bool| {
+        let pool_options = |max_connections: u32| {
             let mut pool = AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(options.acquire_timeout);
@@ -202,34 +204,17 @@ impl Store {
                 pool = pool.after_connect(move |conn, _| {
                     Box::pin(async move {
                         conn.execute(pragma).await?;
-                        if writer {
-                            // The appenders' connection keeps the pages it
-                            // appends to (tables' and indexes' last leaves)
-                            // in memory: 32 MiB instead of SQLite's 2 MiB.
-                            conn.execute("PRAGMA cache_size = -32768").await?;
-                            // It only inserts audit events (no foreign
-                            // keys) and query events, whose insert checks
-                            // their session itself and skips orphans
-                            // (`sessions::batch`): SQLite's own check would
-                            // be a second lookup per row (≈ 1 µs of a
-                            // query's CPU at c=8). Deletes, and their
-                            // cascades, go through the pool.
-                            conn.execute("PRAGMA foreign_keys = OFF").await?;
-                        }
                         Ok(())
                     })
                 });
             }
             pool
         };
-        let mut pool = pool_options(
-            if in_memory {
-                1
-            } else {
-                options.max_connections.max(1)
-            },
-            false,
-        );
+        let mut pool = pool_options(if in_memory {
+            1
+        } else {
+            options.max_connections.max(1)
+        });
         if in_memory {
             // The database lives as long as its one connection.
             pool = pool
@@ -246,21 +231,22 @@ impl Store {
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
         migrate::migrator(backend).run(&pool).await?;
-        let writer = if backend == Backend::Sqlite && !in_memory {
-            pool_options(1, true)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect(&options.url)
-                .await
+        let appender = if backend == Backend::Sqlite && !in_memory {
+            let path = sqlx::sqlite::SqliteConnectOptions::from_str(&options.url)
                 .map_err(StoreError::Database)?
+                .get_filename()
+                .to_owned();
+            Some(Arc::new(appender::Appender::open(
+                &path,
+                options.sqlite_synchronous,
+            )?))
         } else {
-            pool.clone()
+            None
         };
         tracing::debug!(?backend, schema = migrate::latest_version(), "store opened");
         Ok(Store {
             pool,
-            writer,
+            appender,
             backend,
             keys: Arc::new(keys),
         })
@@ -276,9 +262,12 @@ impl Store {
         self.keys.current_id()
     }
 
-    /// Closes every pooled connection (waits for checked-out ones).
+    /// Closes every pooled connection (waits for checked-out ones) and the
+    /// appender's (after the appends queued before).
     pub async fn close(&self) {
-        self.writer.close().await;
+        if let Some(appender) = &self.appender {
+            appender.close().await;
+        }
         self.pool.close().await
     }
 

@@ -427,29 +427,33 @@ impl<'s> Sessions<'s> {
         Ok(())
     }
 
-    /// Records events of several sessions in one statement: the session
-    /// record's batch writer, where a statement (or even a bound value) per
-    /// event would cost more than the query it records. The events travel
-    /// as one JSON array that the database unpacks (`jsonb_each` on SQLite,
-    /// `json_array_elements` on PostgreSQL), so the cost per event is the
-    /// database's own insert, not the driver's per-value binding.
+    /// Records events of several sessions at once: the session record's
+    /// batch writer, where a statement per event through the driver would
+    /// cost more than the query it records. On an SQLite file the store's
+    /// appender inserts them one by one with a prepared statement, in one
+    /// transaction (`crate::appender`); elsewhere they travel as one JSON
+    /// array that the database unpacks (`jsonb_each` on SQLite in memory,
+    /// `json_array_elements` on PostgreSQL) in one statement.
     ///
     /// Best effort per event, unlike [`Sessions::record_many`]: an event of
     /// an unknown session, or one already recorded (a replay), is skipped
     /// and counted in [`BatchOutcome::skipped`]; the others are written.
-    pub async fn record_batch(&self, events: &[(String, SessionEvent)]) -> Result<BatchOutcome> {
+    pub async fn record_batch(&self, events: Vec<(String, SessionEvent)>) -> Result<BatchOutcome> {
         if events.is_empty() {
             return Ok(BatchOutcome::default());
         }
-        for (_, event) in events {
+        for (_, event) in &events {
             if event.kind.is_empty() || event.kind.len() > 64 {
                 return Err(StoreError::invalid("event kind must be 1-64 bytes"));
             }
         }
-        let rows = batch::encode(events);
+        if let Some(appender) = &self.store.appender {
+            return appender.session_events(events).await;
+        }
+        let rows = batch::encode(&events);
         let written = sqlx::query(batch::insert_sql(self.store.backend))
             .bind(rows)
-            .execute(&self.store.writer)
+            .execute(&self.store.pool)
             .await?
             .rows_affected();
         Ok(BatchOutcome {

@@ -136,12 +136,13 @@ async fn write_loop(
     }
 }
 
-/// Write queued query events in one transaction.
+/// Write queued query events in one transaction (and empty the queue).
 async fn write_queries(store: &Store, queries: &mut Vec<(String, sessions::SessionEvent)>) {
     if queries.is_empty() {
         return;
     }
-    match store.sessions().record_batch(queries).await {
+    let events = queries.len();
+    match store.sessions().record_batch(std::mem::take(queries)).await {
         Ok(outcome) if outcome.skipped > 0 => {
             tracing::warn!(
                 skipped = outcome.skipped,
@@ -151,10 +152,9 @@ async fn write_queries(store: &Store, queries: &mut Vec<(String, sessions::Sessi
         }
         Ok(_) => {}
         Err(err) => {
-            tracing::error!(events = queries.len(), error = %err, "storing query events failed")
+            tracing::error!(events, error = %err, "storing query events failed")
         }
     }
-    queries.clear();
 }
 
 async fn write_one(store: &Store, event: SessionEvent) {

@@ -117,7 +117,7 @@ async fn a_session_downloads_whole_as_a_json_attachment() {
             ("long".to_string(), event)
         })
         .collect();
-    store.sessions().record_batch(&events).await.unwrap();
+    store.sessions().record_batch(events).await.unwrap();
 
     for token in [&gw.tokens.admin, &gw.tokens.user] {
         let answer = gw

@@ -261,6 +261,85 @@ async fn encoded_rows_store_as_their_events_once() {
     .await;
 }
 
+/// A group larger than one statement's rows stores in order, skipping the
+/// replayed rows among them, and reports how many were stored and the
+/// last sequence (SQLite's appender inserts a group in chunks of rows).
+#[tokio::test]
+async fn a_group_of_many_rows_with_replays_among_them_stores_each_once_in_order() {
+    common::both(|t| async move {
+        let audit = t.store.audit();
+        let rows = |range: std::ops::Range<i64>| {
+            let mut lines = Vec::new();
+            for i in range {
+                let mut e = event("query.allowed");
+                e.time = Some(i);
+                e.attributes = vec![("query.id".into(), i.to_string())];
+                encode_event(&mut lines, &e, &format!("g{i:03}"), 0);
+                lines.push(b'\n');
+            }
+            lines
+        };
+        // Ten rows stored first, then 90 with those ten in the middle.
+        let first = audit.append_encoded(&rows(40..50)).await.unwrap();
+        assert_eq!(first.stored, 10);
+        let group = audit.append_encoded(&rows(0..90)).await.unwrap();
+        assert_eq!(group.stored, 80);
+        let stored = audit
+            .after(first.last_sequence.unwrap(), 1000)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 80);
+        assert_eq!(
+            stored.last().unwrap().sequence,
+            group.last_sequence.unwrap()
+        );
+        let times: Vec<i64> = stored.iter().map(|e| e.time).collect();
+        let expected: Vec<i64> = (0..40).chain(50..90).collect();
+        assert_eq!(times, expected);
+        assert!(stored.windows(2).all(|w| w[0].sequence < w[1].sequence));
+        assert_eq!(
+            stored[79].attributes,
+            [("query.id".to_string(), "89".to_string())]
+        );
+    })
+    .await;
+}
+
+/// A journal written before rows nested their JSON columns (actor, states,
+/// attributes as strings holding JSON) is replayed into the same events.
+#[tokio::test]
+async fn rows_that_hold_json_columns_as_strings_store_the_same_events() {
+    common::both(|t| async move {
+        let audit = t.store.audit();
+        let mut e = event("query.allowed");
+        e.before = Some(serde_json::json!({"name": "a \"b\""}));
+        e.attributes = vec![("query.text".into(), "select '\"x\"'".into())];
+        let mut nested = Vec::new();
+        encode_event(&mut nested, &e, "nested", 0);
+        let mut legacy = serde_json::from_slice::<Vec<serde_json::Value>>(&nested).unwrap();
+        legacy[0] = "legacy".into();
+        for column in [6, 12, 13, 14] {
+            if !legacy[column].is_null() {
+                legacy[column] = legacy[column].to_string().into();
+            }
+        }
+        assert!(legacy[6].is_string() && legacy[14].is_string());
+        let mut lines = nested.clone();
+        lines.push(b'\n');
+        lines.extend_from_slice(serde_json::to_string(&legacy).unwrap().as_bytes());
+        assert_eq!(audit.append_encoded(&lines).await.unwrap().stored, 2);
+        let stored = audit.after(0, 10).await.unwrap();
+        assert_eq!(stored.len(), 2);
+        for stored in &stored {
+            assert_eq!(stored.actor, e.actor);
+            assert_eq!(stored.before, e.before);
+            assert_eq!(stored.after, None);
+            assert_eq!(stored.attributes, e.attributes);
+        }
+    })
+    .await;
+}
+
 /// Journaled events keep their ids, and a replay stores each once.
 #[tokio::test]
 async fn replayed_events_keep_their_ids_and_are_stored_once() {

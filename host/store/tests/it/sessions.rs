@@ -328,7 +328,7 @@ async fn a_batch_records_events_of_several_sessions_and_skips_orphans_and_replay
                 batch.push((id.to_string(), event));
             }
         }
-        let outcome = sessions.record_batch(&batch).await.unwrap();
+        let outcome = sessions.record_batch(batch).await.unwrap();
         assert_eq!((outcome.written, outcome.skipped), (200, 0));
         let events = sessions.events("b2", 0, 1000).await.unwrap();
         assert_eq!(events.len(), 100);
@@ -353,7 +353,7 @@ async fn a_batch_records_events_of_several_sessions_and_skips_orphans_and_replay
                 SessionEvent::query(1, 10, "select", Verdict::Allowed),
             ),
         ];
-        let outcome = sessions.record_batch(&extra).await.unwrap();
+        let outcome = sessions.record_batch(extra).await.unwrap();
         assert_eq!((outcome.written, outcome.skipped), (1, 1));
         let mut rerun = SessionEvent::query(102, 11, "select 5", Verdict::Allowed);
         rerun.query_id = Some(5);
@@ -364,7 +364,7 @@ async fn a_batch_records_events_of_several_sessions_and_skips_orphans_and_replay
             ),
             ("b1".to_string(), rerun),
         ];
-        let outcome = sessions.record_batch(&replay).await.unwrap();
+        let outcome = sessions.record_batch(replay).await.unwrap();
         assert_eq!((outcome.written, outcome.skipped), (1, 1));
         let events = sessions.events("b1", 0, 1000).await.unwrap();
         assert_eq!(events.len(), 102);
@@ -372,4 +372,55 @@ async fn a_batch_records_events_of_several_sessions_and_skips_orphans_and_replay
         assert_eq!((events[101].seq, events[101].query_id), (102, Some(5)));
     })
     .await;
+}
+
+/// An SQLite store in memory has no appender (its one connection is the
+/// pool's): batches of events and audit rows go through the pool's
+/// statements, skipping orphans and replays the same way.
+#[tokio::test]
+async fn an_in_memory_store_records_batches_through_its_pool() {
+    let store =
+        gatehouse_store::Store::open("sqlite::memory:", gatehouse_store::SecretKeys::generate())
+            .await
+            .unwrap();
+    let sessions = store.sessions();
+    sessions
+        .start(new_session("m1", "m@example.com", "pg.main", 1))
+        .await
+        .unwrap();
+    let batch = |seqs: std::ops::RangeInclusive<u64>, id: &str| {
+        seqs.map(|seq| {
+            (
+                id.to_string(),
+                SessionEvent::query(seq, 5, format!("select {seq}"), Verdict::Allowed),
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    let outcome = sessions.record_batch(batch(1..=3, "m1")).await.unwrap();
+    assert_eq!((outcome.written, outcome.skipped), (3, 0));
+    let mut again = batch(3..=4, "m1");
+    again.extend(batch(1..=1, "nope"));
+    let outcome = sessions.record_batch(again).await.unwrap();
+    assert_eq!((outcome.written, outcome.skipped), (1, 2));
+    let events = sessions.events("m1", 0, 10).await.unwrap();
+    assert_eq!(events.len(), 4);
+    assert_eq!(events[3].query.as_deref(), Some("select 4"));
+
+    let audit = store.audit();
+    let mut event = gatehouse_store::audit::NewAuditEvent::new(
+        "query",
+        "query.allowed",
+        gatehouse_store::audit::Outcome::Success,
+    );
+    event.attributes = vec![("query.text".into(), "select '\"x\"'".into())];
+    let mut lines = Vec::new();
+    gatehouse_store::audit::encode_event(&mut lines, &event, "m-1", 0);
+    lines.push(b'\n');
+    assert_eq!(audit.append_encoded(&lines).await.unwrap().stored, 1);
+    assert_eq!(audit.append_encoded(&lines).await.unwrap().stored, 0);
+    let stored = audit.after(0, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].attributes, event.attributes);
+    assert_eq!(audit.append_many(&[event]).await.unwrap().len(), 1);
 }
