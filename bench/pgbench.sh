@@ -27,8 +27,9 @@
 #     drift and run order hit them alike; per-transaction logs
 #     (`-l`) give the p50/p99 latency;
 #  5. prints every run (a proxy's line also says how often its threads
-#     went to sleep per transaction; a gateway's splits its CPU per
-#     transaction by thread: sessions / store (SQLite's worker) / other),
+#     went to sleep, and were preempted, per transaction; a gateway's
+#     splits its CPU per
+#     transaction by thread: sessions / store (its SQLite threads) / other),
 #     one summary table (TPS, ratios vs direct and vs
 #     pgbouncer, p50 at c=1 and the latency Gatehouse adds) and whether the
 #     targets are met:
@@ -503,8 +504,9 @@ machine_ticks() { awk '/^cpu / {b = $2 + $3 + $4 + $7 + $8; print b, b + $5 + $6
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # A gateway's CPU ticks so far by thread kind: "sessions store other"
-# (session threads; the SQLite driver's worker; tokio, epoch ticker, the
-# rest). Threads that ended during a run are not counted.
+# (session threads; the store's SQLite threads: its appender and sqlx's
+# workers; tokio, epoch ticker, the rest). Threads that ended during a run
+# are not counted.
 thread_ticks() {
     cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{
         lp = index($0, "("); rp = 0
@@ -517,12 +519,15 @@ thread_ticks() {
 }
 
 # How many times a process's threads have gone to sleep so far (voluntary
-# context switches: waiting in epoll_wait, on a futex ...). Each sleep
-# costs a wake-up later, paid by whoever wakes the thread; pgbouncer's one
-# thread, rarely out of work at c=8, sleeps about once per ten transactions.
-sleeps() {
+# context switches: waiting in epoll_wait, on a futex ...) and how many
+# times they were preempted (involuntary ones: mostly by the process a send
+# woke on the same core), as "sleeps preempted". Each sleep costs a wake-up
+# later, paid by whoever wakes the thread; pgbouncer's one thread, rarely
+# out of work at c=8, sleeps about once per ten transactions.
+switches() {
     cat /proc/"$1"/task/*/status 2>/dev/null |
-        awk '/^voluntary_ctxt_switches/ {n += $2} END {print n + 0}'
+        awk '/^voluntary_ctxt_switches/ {v += $2} /^nonvoluntary_ctxt_switches/ {n += $2}
+             END {print v + 0, n + 0}'
 }
 
 # The process that relays a target's traffic (none for direct).
@@ -554,15 +559,15 @@ bench_one() { # round target clients mode
         sleep 0.5
     fi
     local rc=0 proxy cpu_before=0 cpu_after=0 split_before="" split_after="" machine_before machine_after
-    local sleeps_before=0 sleeps_after=0
+    local switches_before="0 0" switches_after="0 0"
     proxy=$(proxy_pid_of "$target")
-    [[ -n $proxy ]] && cpu_before=$(cpu_ticks "$proxy") && sleeps_before=$(sleeps "$proxy")
+    [[ -n $proxy ]] && cpu_before=$(cpu_ticks "$proxy") && switches_before=$(switches "$proxy")
     [[ -n $proxy && $target == gatehouse-* ]] && split_before=$(thread_ticks "$proxy")
     machine_before=$(machine_ticks)
     PGPASSWORD=$password run_bg pgbench -h "$host" -p "$port" -U "$user" \
         -S -n -T "$SECONDS_PER_RUN" -c "$c" -j "$c" -M "$mode" \
         -l --log-prefix="$prefix" "$db" >"$out" 2>&1 || rc=$?
-    [[ -n $proxy ]] && cpu_after=$(cpu_ticks "$proxy") && sleeps_after=$(sleeps "$proxy")
+    [[ -n $proxy ]] && cpu_after=$(cpu_ticks "$proxy") && switches_after=$(switches "$proxy")
     [[ -n $split_before ]] && split_after=$(thread_ticks "$proxy")
     machine_after=$(machine_ticks)
     if [[ $profiling == 1 ]]; then
@@ -571,7 +576,7 @@ bench_one() { # round target clients mode
         PERF_PID=""
         log "perf data: $TMP/perf-$name.data"
     fi
-    local tps lat p50 p99 n cpu="" split="" slept=""
+    local tps lat p50 p99 n cpu="" split="" slept="" preempted=""
     if [[ $rc != 0 ]]; then
         log "pgbench failed for $name (exit $rc):"
         tail -n 5 "$out" >&2
@@ -597,7 +602,10 @@ bench_one() { # round target clients mode
     if [[ -n $proxy && $n -gt 0 ]]; then
         cpu=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$CLK_TCK" -v n="$n" \
             'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
-        slept=$(awk -v s=$((sleeps_after - sleeps_before)) -v n="$n" 'BEGIN {printf "%.2f", s / n}')
+        read -r slept preempted < <(awk -v b="$switches_before" -v a="$switches_after" -v n="$n" 'BEGIN {
+            split(b, x, " "); split(a, y, " ")
+            printf "%.2f %.2f\n", (y[1] - x[1]) / n, (y[2] - x[2]) / n
+        }')
     fi
     # The gateway's CPU per transaction by thread kind (sessions / store /
     # other), to see where a change moved it without a profiler.
@@ -617,8 +625,8 @@ bench_one() { # round target clients mode
         printf "%.0f %.1f\n", (y[1] - x[1]) * 100 / total, (y[1] - x[1]) * 1e6 / hz / n
     }')
     echo "$round,$target,$c,$mode,$tps,$lat,$p50,$p99,$n,$cpu,$split,$busy,$machine" >>"$RESULTS"
-    printf '[bench] %-18s c=%-2s %-9s %8.0f tps  avg %6s ms  p50 %5s us  p99 %5s us  proxy cpu %5s us/tx  sleeps %4s/tx  machine %3s%% busy %5s us/tx%s\n' \
-        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" "${cpu:--}" "${slept:--}" "$busy" "$machine" \
+    printf '[bench] %-18s c=%-2s %-9s %8.0f tps  avg %6s ms  p50 %5s us  p99 %5s us  proxy cpu %5s us/tx  sleeps %4s/tx  preempted %4s/tx  machine %3s%% busy %5s us/tx%s\n' \
+        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" "${cpu:--}" "${slept:--}" "${preempted:--}" "$busy" "$machine" \
         "${split:+  (sessions/store/other $split)}" >&9
 }
 
