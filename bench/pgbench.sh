@@ -28,11 +28,10 @@
 #     (`-l`) give the p50/p99 latency;
 #  5. prints every run (a proxy's line also says how often its threads
 #     went to sleep, and were preempted, per transaction; a gateway's
-#     splits its CPU per
-#     transaction by thread: sessions / store (its SQLite threads) / other),
-#     one summary table (TPS, ratios vs direct and vs
-#     pgbouncer, p50 at c=1 and the latency Gatehouse adds) and whether the
-#     targets are met:
+#     splits its CPU per transaction by thread: sessions / store (its
+#     SQLite threads) / other), one summary table (TPS, ratios vs direct
+#     and vs pgbouncer, p50 at c=1 and the latency Gatehouse adds) and
+#     whether the targets are met:
 #       - Gatehouse with plugins >= pgbouncer TPS at c=8 (each mode);
 #       - Gatehouse with plugins adds <= 40 us p50 latency over direct at c=1;
 #  6. stops everything it started on exit, Ctrl-C included.
