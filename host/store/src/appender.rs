@@ -34,7 +34,7 @@
 
 use crate::SqliteSynchronous;
 use crate::error::{Result, StoreError};
-use crate::sessions::{BatchOutcome, SessionEvent, Verdict};
+use crate::sessions::{BatchOutcome, SessionEvent, Verdict, i64_of};
 use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -505,8 +505,4 @@ fn insert_session_events(
         written: written as u64,
         skipped: (events.len() - written) as u64,
     })
-}
-
-fn i64_of(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }

@@ -183,7 +183,8 @@ pub struct SessionFilter {
     pub verdict: Option<Verdict>,
 }
 
-fn i64_of(value: u64) -> i64 {
+/// A count or number as the `INTEGER` column holds it (saturating).
+pub(crate) fn i64_of(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
