@@ -431,7 +431,7 @@ impl<'s> Sessions<'s> {
     /// Records events of several sessions at once: the session record's
     /// batch writer, where a statement per event through the driver would
     /// cost more than the query it records. On an SQLite file the store's
-    /// appender inserts them one by one with a prepared statement, in one
+    /// appender inserts them with multi-row prepared statements, in one
     /// transaction (`crate::appender`); elsewhere they travel as one JSON
     /// array that the database unpacks (`jsonb_each` on SQLite in memory,
     /// `json_array_elements` on PostgreSQL) in one statement.
