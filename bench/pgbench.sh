@@ -26,12 +26,13 @@
 #     then the next, each round starting with the next target) so load
 #     drift and run order hit them alike; per-transaction logs
 #     (`-l`) give the p50/p99 latency;
-#  5. prints every run (a proxy's line also says how often its threads
-#     went to sleep, and were preempted, per transaction; a gateway's
-#     splits its CPU per transaction by thread: sessions / store (its
-#     SQLite threads) / other), one summary table (TPS, ratios vs direct
-#     and vs pgbouncer, p50 at c=1 and the latency Gatehouse adds) and
-#     whether the targets are met:
+#  5. prints every run (a proxy's line also says how much of its CPU per
+#     transaction was its own code, user time, rather than the kernel's,
+#     and how often its threads went to sleep, and were preempted, per
+#     transaction; a gateway's splits its CPU per transaction by thread:
+#     sessions / store (its SQLite threads) / other), one summary table
+#     (TPS, ratios vs direct and vs pgbouncer, p50 at c=1 and the latency
+#     Gatehouse adds) and whether the targets are met:
 #       - Gatehouse with plugins >= pgbouncer TPS at c=8 (each mode);
 #       - Gatehouse with plugins adds <= 40 us p50 latency over direct at c=1;
 #  6. stops everything it started on exit, Ctrl-C included.
@@ -488,7 +489,7 @@ fi
 
 # ---------------------------------------------------------------- 4. runs
 RESULTS=$TMP/results.csv
-echo "round,target,clients,mode,tps,latency_avg_ms,p50_us,p99_us,transactions,proxy_cpu_us_per_tx,gatehouse_cpu_split,machine_busy_pct,machine_cpu_us_per_tx" >"$RESULTS"
+echo "round,target,clients,mode,tps,latency_avg_ms,p50_us,p99_us,transactions,proxy_cpu_us_per_tx,gatehouse_cpu_split,machine_busy_pct,machine_cpu_us_per_tx,proxy_user_us_per_tx" >"$RESULTS"
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 # The whole machine's CPU ticks so far: "busy total". Busy is user, nice,
@@ -499,8 +500,11 @@ CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 # machine, whoever spent it.
 machine_ticks() { awk '/^cpu / {b = $2 + $3 + $4 + $7 + $8; print b, b + $5 + $6 + $9; exit}' /proc/stat; }
 
-# CPU time (user + system, in clock ticks) a process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU time a process has used so far, in clock ticks: "total user" (user +
+# system, and user alone). The user part is the proxy's own work (protocol,
+# plugins, records); the rest is the kernel's, mostly the sockets' (a
+# loopback send runs the receiver's TCP processing and wakes it).
+cpu_ticks() { awk '{print $14 + $15, $14}' "/proc/$1/stat" 2>/dev/null || echo 0 0; }
 
 # A gateway's CPU ticks so far by thread kind: "sessions store other"
 # (session threads; the store's SQLite threads: its appender and sqlx's
@@ -557,7 +561,7 @@ bench_one() { # round target clients mode
         PERF_PID=$!
         sleep 0.5
     fi
-    local rc=0 proxy cpu_before=0 cpu_after=0 split_before="" split_after="" machine_before machine_after
+    local rc=0 proxy cpu_before="0 0" cpu_after="0 0" split_before="" split_after="" machine_before machine_after
     local switches_before="0 0" switches_after="0 0"
     proxy=$(proxy_pid_of "$target")
     [[ -n $proxy ]] && cpu_before=$(cpu_ticks "$proxy") && switches_before=$(switches "$proxy")
@@ -575,11 +579,11 @@ bench_one() { # round target clients mode
         PERF_PID=""
         log "perf data: $TMP/perf-$name.data"
     fi
-    local tps lat p50 p99 n cpu="" split="" slept="" preempted=""
+    local tps lat p50 p99 n cpu="" user="" split="" slept="" preempted=""
     if [[ $rc != 0 ]]; then
         log "pgbench failed for $name (exit $rc):"
         tail -n 5 "$out" >&2
-        echo "$round,$target,$c,$mode,,,,,,,,," >>"$RESULTS"
+        echo "$round,$target,$c,$mode,,,,,,,,,," >>"$RESULTS"
         rm -f "$prefix".*[0-9]
         return
     fi
@@ -599,8 +603,10 @@ bench_one() { # round target clients mode
     # The relaying process's CPU per transaction: how much of the machine
     # the proxy itself costs, less sensitive to other load than TPS.
     if [[ -n $proxy && $n -gt 0 ]]; then
-        cpu=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$CLK_TCK" -v n="$n" \
-            'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+        read -r cpu user < <(awk -v b="$cpu_before" -v a="$cpu_after" -v hz="$CLK_TCK" -v n="$n" 'BEGIN {
+            split(b, x, " "); split(a, y, " ")
+            printf "%.1f %.1f\n", (y[1] - x[1]) * 1e6 / hz / n, (y[2] - x[2]) * 1e6 / hz / n
+        }')
         read -r slept preempted < <(awk -v b="$switches_before" -v a="$switches_after" -v n="$n" 'BEGIN {
             split(b, x, " "); split(a, y, " ")
             printf "%.2f %.2f\n", (y[1] - x[1]) / n, (y[2] - x[2]) / n
@@ -623,9 +629,9 @@ bench_one() { # round target clients mode
         if (total <= 0 || n <= 0) { print "- -"; exit }
         printf "%.0f %.1f\n", (y[1] - x[1]) * 100 / total, (y[1] - x[1]) * 1e6 / hz / n
     }')
-    echo "$round,$target,$c,$mode,$tps,$lat,$p50,$p99,$n,$cpu,$split,$busy,$machine" >>"$RESULTS"
-    printf '[bench] %-18s c=%-2s %-9s %8.0f tps  avg %6s ms  p50 %5s us  p99 %5s us  proxy cpu %5s us/tx  sleeps %4s/tx  preempted %4s/tx  machine %3s%% busy %5s us/tx%s\n' \
-        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" "${cpu:--}" "${slept:--}" "${preempted:--}" "$busy" "$machine" \
+    echo "$round,$target,$c,$mode,$tps,$lat,$p50,$p99,$n,$cpu,$split,$busy,$machine,$user" >>"$RESULTS"
+    printf '[bench] %-18s c=%-2s %-9s %8.0f tps  avg %6s ms  p50 %5s us  p99 %5s us  proxy cpu %5s us/tx (user %4s)  sleeps %4s/tx  preempted %4s/tx  machine %3s%% busy %5s us/tx%s\n' \
+        "$target" "$c" "$mode" "$tps" "$lat" "$p50" "$p99" "${cpu:--}" "${user:--}" "${slept:--}" "${preempted:--}" "$busy" "$machine" \
         "${split:+  (sessions/store/other $split)}" >&9
 }
 
