@@ -8,7 +8,9 @@
 //!   `init` both), vs a connection without plugins;
 //! * `on-query` per plugin: a minimal plugin, and guardrails parsing a
 //!   realistic query (its keyword pre-filter proves no configured class can
-//!   match, so it is not parsed);
+//!   match, so it is not parsed); then guardrails again with cold caches,
+//!   as a loaded gateway calls it (sessions in turn, memory written between
+//!   calls);
 //! * a 1,000 × 10 text batch through a pass-through result hook and a
 //!   minimal masking hook (per cell), vs a result no plugin inspects.
 
@@ -126,6 +128,17 @@ fn line(name: &str, s: &Stats, baseline: Option<&Stats>, per: Option<(f64, &str)
 }
 
 const ITERATIONS: usize = 3_000;
+/// Sessions taking turns in the cold-cache `on-query` runs (a gateway at 8
+/// clients).
+const SESSIONS: usize = 8;
+/// Calls measured in each cold-cache run (each is preceded by an eviction).
+const COLD_ITERATIONS: usize = 1_000;
+/// Bytes written between two calls to leave the data in L3 only: a core's
+/// L2 on the machines this runs on.
+const L2_BYTES: usize = 2 << 20;
+/// Bytes written between two calls to leave nothing cached: more than the
+/// L3 of the machines this runs on (32 MiB).
+const BEYOND_L3_BYTES: usize = 64 << 20;
 
 /// Minor page faults of this process so far (Linux; 0 elsewhere).
 fn minor_faults() -> u64 {
@@ -207,6 +220,48 @@ fn main() {
         line("on-query: no plugins (baseline)", &base_query, None, None);
         line("on-query: minimal plugin (call cost)", &minimal_query, Some(&base_query), None);
         line("on-query: guardrails (keyword pre-filter, no parse)", &guard_query, Some(&base_query), None);
+
+        // The same calls as a gateway makes them: sessions in turn, and
+        // between two calls of one session the kernel's socket work and the
+        // other processes have evicted much of what the call touched. Here
+        // SESSIONS sessions take turns and `evict` bytes are written between
+        // calls (not timed): the size of a core's L2 cache leaves the call
+        // its data in L3; a size beyond any L3 leaves it nothing cached.
+        async fn cold_queries(
+            pipeline: &Pipeline,
+            runtime: &Runtime,
+            session: &Session,
+            text: &str,
+            evict: usize,
+        ) -> Stats {
+            let mut sessions = Vec::with_capacity(SESSIONS);
+            for _ in 0..SESSIONS {
+                sessions.push(pipeline.open_session(runtime, session).await.expect("open"));
+            }
+            let mut evict = vec![1u8; evict];
+            let mut samples = Vec::with_capacity(COLD_ITERATIONS);
+            for i in 0..COLD_ITERATIONS as u64 {
+                for line in evict.chunks_mut(64) {
+                    line[0] = line[0].wrapping_add(1);
+                }
+                std::hint::black_box(&evict);
+                let plugins = &mut sessions[i as usize % SESSIONS];
+                let mut query = Query { id: i, text: text.into(), protocol: QueryProtocol::Simple, parameters: vec![] };
+                let t = Instant::now();
+                let decision = plugins.on_query(&mut query).await;
+                samples.push(t.elapsed());
+                assert!(matches!(decision.verdict, QueryVerdict::Allow), "{decision:?}");
+            }
+            stats(samples)
+        }
+        for (label, evict) in [("L2-cold", L2_BYTES), ("memory-cold", BEYOND_L3_BYTES)] {
+            let base_cold = cold_queries(&empty, &runtime, &session, sql, evict).await;
+            let minimal_cold = cold_queries(&minimal, &runtime, &session, sql, evict).await;
+            let guard_cold = cold_queries(&guard_only, &runtime, &session, sql, evict).await;
+            line(&format!("on-query, {label}: no plugins (baseline)"), &base_cold, None, None);
+            line(&format!("on-query, {label}: minimal plugin"), &minimal_cold, Some(&base_cold), None);
+            line(&format!("on-query, {label}: guardrails"), &guard_cold, Some(&base_cold), None);
+        }
         println!();
 
         // --- result rows ---
