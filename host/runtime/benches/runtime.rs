@@ -8,9 +8,9 @@
 //!   `init` both), vs a connection without plugins;
 //! * `on-query` per plugin: a minimal plugin, and guardrails parsing a
 //!   realistic query (its keyword pre-filter proves no configured class can
-//!   match, so it is not parsed); then guardrails again with cold caches,
-//!   as a loaded gateway calls it (sessions in turn, memory written between
-//!   calls);
+//!   match, so it is not parsed); then both again with cold caches, as a
+//!   loaded gateway makes the call (sessions in turn, memory written
+//!   between calls), with the data left in L3 or nothing cached;
 //! * a 1,000 × 10 text batch through a pass-through result hook and a
 //!   minimal masking hook (per cell), vs a result no plugin inspects.
 
@@ -224,7 +224,7 @@ fn main() {
         // The same calls as a gateway makes them: sessions in turn, and
         // between two calls of one session the kernel's socket work and the
         // other processes have evicted much of what the call touched. Here
-        // SESSIONS sessions take turns and `evict` bytes are written between
+        // SESSIONS sessions take turns and `evict_bytes` are written between
         // calls (not timed): the size of a core's L2 cache leaves the call
         // its data in L3; a size beyond any L3 leaves it nothing cached.
         async fn cold_queries(
@@ -232,19 +232,19 @@ fn main() {
             runtime: &Runtime,
             session: &Session,
             text: &str,
-            evict: usize,
+            evict_bytes: usize,
         ) -> Stats {
             let mut sessions = Vec::with_capacity(SESSIONS);
             for _ in 0..SESSIONS {
                 sessions.push(pipeline.open_session(runtime, session).await.expect("open"));
             }
-            let mut evict = vec![1u8; evict];
+            let mut scratch = vec![1u8; evict_bytes];
             let mut samples = Vec::with_capacity(COLD_ITERATIONS);
             for i in 0..COLD_ITERATIONS as u64 {
-                for line in evict.chunks_mut(64) {
+                for line in scratch.chunks_mut(64) {
                     line[0] = line[0].wrapping_add(1);
                 }
-                std::hint::black_box(&evict);
+                std::hint::black_box(&scratch);
                 let plugins = &mut sessions[i as usize % SESSIONS];
                 let mut query = Query { id: i, text: text.into(), protocol: QueryProtocol::Simple, parameters: vec![] };
                 let t = Instant::now();
@@ -254,10 +254,10 @@ fn main() {
             }
             stats(samples)
         }
-        for (label, evict) in [("L2-cold", L2_BYTES), ("memory-cold", BEYOND_L3_BYTES)] {
-            let base_cold = cold_queries(&empty, &runtime, &session, sql, evict).await;
-            let minimal_cold = cold_queries(&minimal, &runtime, &session, sql, evict).await;
-            let guard_cold = cold_queries(&guard_only, &runtime, &session, sql, evict).await;
+        for (label, evict_bytes) in [("L2-cold", L2_BYTES), ("memory-cold", BEYOND_L3_BYTES)] {
+            let base_cold = cold_queries(&empty, &runtime, &session, sql, evict_bytes).await;
+            let minimal_cold = cold_queries(&minimal, &runtime, &session, sql, evict_bytes).await;
+            let guard_cold = cold_queries(&guard_only, &runtime, &session, sql, evict_bytes).await;
             line(&format!("on-query, {label}: no plugins (baseline)"), &base_cold, None, None);
             line(&format!("on-query, {label}: minimal plugin"), &minimal_cold, Some(&base_cold), None);
             line(&format!("on-query, {label}: guardrails"), &guard_cold, Some(&base_cold), None);
