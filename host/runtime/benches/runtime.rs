@@ -199,53 +199,32 @@ fn main() {
         println!();
 
         // --- on-query ---
-        async fn queries(pipeline: &Pipeline, runtime: &Runtime, session: &Session, text: &str) -> Stats {
-            let mut plugins = pipeline.open_session(runtime, session).await.expect("open");
-            let mut samples = Vec::with_capacity(ITERATIONS);
-            for i in 0..ITERATIONS as u64 {
-                let mut query = Query { id: i, text: text.into(), protocol: QueryProtocol::Simple, parameters: vec![] };
-                let t = Instant::now();
-                let decision = plugins.on_query(&mut query).await;
-                samples.push(t.elapsed());
-                assert!(matches!(decision.verdict, QueryVerdict::Allow), "{decision:?}");
-            }
-            stats(samples)
-        }
-        let sql = "SELECT id, email, total FROM invoices WHERE customer_id = $1 AND status = 'open' ORDER BY id LIMIT 50";
-        let minimal = Pipeline::new(vec![bind(&runtime, &sandbox, r#"{"mode": "allow"}"#).await]);
-        let guard_only = Pipeline::new(vec![bind(&runtime, &guardrails, r#"{"deny_statements": ["drop", "truncate", "delete-without-where"]}"#).await]);
-        let base_query = queries(&empty, &runtime, &session, sql).await;
-        let minimal_query = queries(&minimal, &runtime, &session, sql).await;
-        let guard_query = queries(&guard_only, &runtime, &session, sql).await;
-        line("on-query: no plugins (baseline)", &base_query, None, None);
-        line("on-query: minimal plugin (call cost)", &minimal_query, Some(&base_query), None);
-        line("on-query: guardrails (keyword pre-filter, no parse)", &guard_query, Some(&base_query), None);
-
-        // The same calls as a gateway makes them: sessions in turn, and
-        // between two calls of one session the kernel's socket work and the
-        // other processes have evicted much of what the call touched. Here
-        // SESSIONS sessions take turns and `evict_bytes` are written between
-        // calls (not timed): the size of a core's L2 cache leaves the call
-        // its data in L3; a size beyond any L3 leaves it nothing cached.
-        async fn cold_queries(
+        // `sessions` sessions take turns, and `evict_bytes` are written
+        // between two calls (not timed). Hot: one session, nothing written.
+        // Cold, as a gateway makes the calls: between two calls of one
+        // session the kernel's socket work and the other processes have
+        // evicted much of what the call touched. The size of a core's L2
+        // leaves the call its data in L3; a size beyond any L3 leaves it
+        // nothing cached.
+        async fn queries(
             pipeline: &Pipeline,
             runtime: &Runtime,
             session: &Session,
             text: &str,
-            evict_bytes: usize,
+            (sessions, iterations, evict_bytes): (usize, usize, usize),
         ) -> Stats {
-            let mut sessions = Vec::with_capacity(SESSIONS);
-            for _ in 0..SESSIONS {
-                sessions.push(pipeline.open_session(runtime, session).await.expect("open"));
+            let mut open = Vec::with_capacity(sessions);
+            for _ in 0..sessions {
+                open.push(pipeline.open_session(runtime, session).await.expect("open"));
             }
             let mut scratch = vec![1u8; evict_bytes];
-            let mut samples = Vec::with_capacity(COLD_ITERATIONS);
-            for i in 0..COLD_ITERATIONS as u64 {
+            let mut samples = Vec::with_capacity(iterations);
+            for i in 0..iterations as u64 {
                 for line in scratch.chunks_mut(64) {
                     line[0] = line[0].wrapping_add(1);
                 }
                 std::hint::black_box(&scratch);
-                let plugins = &mut sessions[i as usize % SESSIONS];
+                let plugins = &mut open[i as usize % sessions];
                 let mut query = Query { id: i, text: text.into(), protocol: QueryProtocol::Simple, parameters: vec![] };
                 let t = Instant::now();
                 let decision = plugins.on_query(&mut query).await;
@@ -254,10 +233,21 @@ fn main() {
             }
             stats(samples)
         }
+        let hot = (1, ITERATIONS, 0);
+        let sql = "SELECT id, email, total FROM invoices WHERE customer_id = $1 AND status = 'open' ORDER BY id LIMIT 50";
+        let minimal = Pipeline::new(vec![bind(&runtime, &sandbox, r#"{"mode": "allow"}"#).await]);
+        let guard_only = Pipeline::new(vec![bind(&runtime, &guardrails, r#"{"deny_statements": ["drop", "truncate", "delete-without-where"]}"#).await]);
+        let base_query = queries(&empty, &runtime, &session, sql, hot).await;
+        let minimal_query = queries(&minimal, &runtime, &session, sql, hot).await;
+        let guard_query = queries(&guard_only, &runtime, &session, sql, hot).await;
+        line("on-query: no plugins (baseline)", &base_query, None, None);
+        line("on-query: minimal plugin (call cost)", &minimal_query, Some(&base_query), None);
+        line("on-query: guardrails (keyword pre-filter, no parse)", &guard_query, Some(&base_query), None);
         for (label, evict_bytes) in [("L2-cold", L2_BYTES), ("memory-cold", BEYOND_L3_BYTES)] {
-            let base_cold = cold_queries(&empty, &runtime, &session, sql, evict_bytes).await;
-            let minimal_cold = cold_queries(&minimal, &runtime, &session, sql, evict_bytes).await;
-            let guard_cold = cold_queries(&guard_only, &runtime, &session, sql, evict_bytes).await;
+            let cold = (SESSIONS, COLD_ITERATIONS, evict_bytes);
+            let base_cold = queries(&empty, &runtime, &session, sql, cold).await;
+            let minimal_cold = queries(&minimal, &runtime, &session, sql, cold).await;
+            let guard_cold = queries(&guard_only, &runtime, &session, sql, cold).await;
             line(&format!("on-query, {label}: no plugins (baseline)"), &base_cold, None, None);
             line(&format!("on-query, {label}: minimal plugin"), &minimal_cold, Some(&base_cold), None);
             line(&format!("on-query, {label}: guardrails"), &guard_cold, Some(&base_cold), None);
