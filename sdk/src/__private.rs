@@ -8,6 +8,7 @@
 pub use crate::bindings;
 pub use crate::bindings::export_guest;
 pub use crate::bindings::exports::gatehouse::plugin::guest::Guest;
+pub use crate::bindings::exports::gatehouse::plugin::query_filter::Guest as QueryFilterGuest;
 
 use crate::bindings::gatehouse::plugin::{host as wit_host, types::Manifest};
 use crate::{
@@ -78,6 +79,15 @@ impl<P: Plugin> State<P> {
         match self.session_plugin() {
             Ok((plugin, session)) => plugin.on_query(session, &query),
             Err(reason) => QueryVerdict::Deny(reason.into()),
+        }
+    }
+
+    /// Without a plugin the safe answer is `None` (every query): `on_query`
+    /// then denies each one.
+    pub fn on_query_keywords(&mut self) -> Option<Vec<String>> {
+        match self.session_plugin() {
+            Ok((plugin, session)) => plugin.on_query_keywords(session),
+            Err(_) => None,
         }
     }
 
@@ -191,6 +201,12 @@ macro_rules! export_plugin {
                 }
                 fn on_audit_event(event: $crate::AuditEvent) -> Result<(), String> {
                     __with(|s| s.on_audit_event(event))
+                }
+            }
+
+            impl __gh::QueryFilterGuest for __GatehouseGuest {
+                fn on_query_keywords() -> Option<Vec<String>> {
+                    __with(|s| s.on_query_keywords())
                 }
             }
 

@@ -1,5 +1,7 @@
-//! The wit-bindgen guest bindings of `gatehouse:plugin@0.1.0`. Private: the
-//! crate root re-exports the types authors need under stable names.
+//! The wit-bindgen guest bindings of `gatehouse:plugin@0.1.0`'s `plugin`
+//! world: the required `guest` interface and the optional `query-filter`.
+//! Private: the crate root re-exports the types authors need under stable
+//! names.
 
 wit_bindgen::generate!({
     path: "../wit/v0.1",

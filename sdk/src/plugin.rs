@@ -60,6 +60,26 @@ pub trait Plugin: Sized + 'static {
         QueryVerdict::Allow
     }
 
+    /// Which query texts [`Plugin::on_query`] must see, asked once per
+    /// session after [`Plugin::new`]. `Some(keywords)`: the host calls
+    /// `on_query` only for texts that contain one of them as an
+    /// ASCII-case-insensitive substring (`"drop"` matches `DROP`, `DrOp`
+    /// and `backdrops`), and takes any other text as allowed unchanged, as
+    /// if `on_query` had returned `Allow`. So answer `Some` only when that
+    /// is true of every text without a keyword, in every way `on_query`
+    /// acts: a plugin that counts, logs or rate-limits queries must see
+    /// them all. Keywords are 1-64 ASCII letters, digits, `_`, `$` or `-`,
+    /// at most 256; anything else fails the session closed. Only the text
+    /// is scanned, not the parameters.
+    ///
+    /// `None` (the default): every query. A cheap `Some` spares each
+    /// query that lacks the keywords a call into the plugin (several
+    /// microseconds under load).
+    fn on_query_keywords(&self, session: &Session) -> Option<Vec<String>> {
+        let _ = session;
+        None
+    }
+
     /// A result is starting. Return `Inspect` to see its rows. Decide here
     /// whatever can be decided per column, once, rather than per row.
     fn on_result_start(

@@ -112,6 +112,46 @@ fn a_plugin_that_fails_to_start_refuses_the_session() {
 }
 
 #[test]
+fn the_query_filter_spares_calls_for_texts_without_its_keywords() {
+    let plugin = sandbox_plugin();
+    let mut session = plugin.session(&config("deny-seen-drops")).open().unwrap();
+    // The plugin denies every query it sees: allowed means not called.
+    assert_eq!(session.query("select 1"), QueryVerdict::Allow);
+    assert_eq!(
+        session.query("SELECT * FROM t WHERE id = $1"),
+        QueryVerdict::Allow
+    );
+    for seen in [
+        "DROP TABLE t",
+        "select 1; dRoP table t",
+        "select 'backdrop'",
+    ] {
+        let reason = deny_reason(session.query(seen));
+        assert!(
+            reason.contains(&format!("sandbox saw {seen:?}")),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_or_failing_query_filter_refuses_the_session() {
+    let plugin = sandbox_plugin();
+    for (mode, expected) in [
+        ("bad-keywords", "keyword \"drop table\" must be"),
+        ("panic-keywords", "no keywords today"),
+    ] {
+        let err = plugin
+            .session(&config(mode))
+            .open()
+            .err()
+            .expect("session must not open");
+        assert!(err.contains("on-query-keywords"), "{mode}: {err}");
+        assert!(err.contains(expected), "{mode}: {err}");
+    }
+}
+
+#[test]
 fn an_empty_rewrite_is_a_malformed_answer_and_denies() {
     let plugin = sandbox_plugin();
     let mut session = plugin.session(&config("rewrite-empty")).open().unwrap();

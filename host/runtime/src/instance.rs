@@ -18,6 +18,7 @@
 use crate::Runtime;
 use crate::error::{Fault, PluginFault};
 use crate::grants::Limits;
+use crate::plugin::Linked;
 use crate::state::{
     BindingContext, CallDeadline, DeadlineExceeded, MemoryCapExceeded, PluginState,
 };
@@ -26,14 +27,20 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
+use wasmtime::component::TypedFunc;
 use wasmtime::{Store, UpdateDeadline};
 
 /// Extra wall time after the deadline before the backstop timeout fires.
 const BACKSTOP_GRACE: Duration = Duration::from_millis(250);
 
+/// `query-filter.on-query-keywords`, typed.
+type KeywordsFunc = TypedFunc<(), (Option<Vec<String>>,)>;
+
 pub struct PluginInstance {
     store: Store<PluginState>,
     bindings: v0_1::Plugin,
+    /// Set when the plugin exports the optional `query-filter` interface.
+    keywords: Option<KeywordsFunc>,
     limits: Limits,
     poisoned: Option<String>,
 }
@@ -70,7 +77,7 @@ impl PluginInstance {
     /// Instantiate without calling `init` (load-time probes).
     pub(crate) async fn instantiate_raw(
         runtime: &Runtime,
-        pre: &v0_1::PluginPre<PluginState>,
+        linked: &Linked,
         binding: Arc<BindingContext>,
         session_id: Option<Arc<str>>,
         limits: Limits,
@@ -101,10 +108,27 @@ impl PluginInstance {
         store.data_mut().deadline = CallDeadline::Armed(limits.deadline);
         store.set_epoch_deadline(1);
         let busy = crate::epoch::busy();
-        let instantiated = pre.instantiate_async(&mut store).await;
+        let instantiated = async {
+            let instance = linked
+                .pre
+                .instance_pre()
+                .instantiate_async(&mut store)
+                .await?;
+            let bindings = linked.indices.load(&mut store, &instance)?;
+            let keywords = match &linked.query_filter {
+                Some(index) => {
+                    Some(instance.get_typed_func(&mut store, index).map_err(|e| {
+                        e.context("query-filter.on-query-keywords has the wrong type")
+                    })?)
+                }
+                None => None,
+            };
+            Ok::<_, wasmtime::Error>((bindings, keywords))
+        }
+        .await;
         drop(busy);
-        let bindings = match instantiated {
-            Ok(bindings) => bindings,
+        let (bindings, keywords) = match instantiated {
+            Ok(instantiated) => instantiated,
             Err(error) => {
                 let detail = match classify_error(&error, &store, limits) {
                     Fault::Trap(message) => Fault::Instantiate(message),
@@ -117,6 +141,7 @@ impl PluginInstance {
         Ok(Self {
             store,
             bindings,
+            keywords,
             limits,
             poisoned: None,
         })
@@ -131,7 +156,7 @@ impl PluginInstance {
         let session_id = session.map(|s| Arc::<str>::from(s.id.as_str()));
         let mut instance = Self::instantiate_raw(
             runtime,
-            &binding.plugin.pre,
+            &binding.plugin.linked,
             binding.context.clone(),
             session_id,
             binding.limits,
@@ -190,6 +215,21 @@ impl PluginInstance {
     pub async fn on_connect(&mut self) -> Result<ConnectVerdict, PluginFault> {
         guarded!(self, "on-connect", |guest, store| guest
             .call_on_connect(store))
+    }
+
+    /// The optional `query-filter` answer: `None` when the plugin does not
+    /// export the interface, else its keywords (or `None`: every query).
+    pub(crate) async fn on_query_keywords(
+        &mut self,
+    ) -> Result<Option<Option<Vec<String>>>, PluginFault> {
+        let Some(func) = self.keywords else {
+            return Ok(None);
+        };
+        guarded!(self, "on-query-keywords", |_guest, store| async move {
+            func.call_async(store, ())
+                .await
+                .map(|(keywords,)| Some(keywords))
+        })
     }
 
     pub async fn on_query(&mut self, query: &Query) -> Result<QueryVerdict, PluginFault> {

@@ -42,6 +42,7 @@ mod instance;
 mod kv;
 mod pipeline;
 mod plugin;
+mod query_filter;
 mod rows;
 mod state;
 pub mod v0_1;
@@ -55,6 +56,7 @@ pub use instance::PluginInstance;
 pub use kv::{KeyValueStore, KvError, MemoryKv};
 pub use pipeline::{Decision, Pipeline, SessionPlugins};
 pub use plugin::{Binding, HookSet, LoadedPlugin};
+pub use query_filter::QueryFilter;
 pub use rows::apply_edits;
 /// The contract's types, in their current (0.1) version.
 pub use v0_1::types;

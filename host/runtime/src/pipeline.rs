@@ -13,12 +13,15 @@
 //!   failed init) is a deny naming the plugin, or for rows an error that
 //!   aborts the result. Nothing ever falls through to allow.
 //!
-//! Only hooks a plugin declared are called.
+//! Only hooks a plugin declared are called, and `on-query` only for texts
+//! the plugin's optional query filter asks for (`crate::query_filter`): for
+//! any other text the plugin is taken to allow it unchanged, as it promised.
 
 use crate::Runtime;
 use crate::error::PluginFault;
 use crate::instance::PluginInstance;
 use crate::plugin::Binding;
+use crate::query_filter::QueryFilter;
 use crate::rows::apply_edits;
 use crate::v0_1::types::*;
 use std::sync::Arc;
@@ -69,10 +72,23 @@ impl Pipeline {
     ) -> Result<SessionPlugins, PluginFault> {
         let mut instances = Vec::with_capacity(self.bindings.len());
         for binding in self.bindings.iter() {
-            let instance = PluginInstance::start(runtime, binding, Some(session)).await?;
+            let mut instance = PluginInstance::start(runtime, binding, Some(session)).await?;
+            let query_filter = match binding.plugin.implements(Hook::OnQuery) {
+                true => match instance.on_query_keywords().await? {
+                    Some(Some(keywords)) => Some(
+                        binding
+                            .query_filters
+                            .get(keywords)
+                            .map_err(|message| instance.malformed("on-query-keywords", message))?,
+                    ),
+                    Some(None) | None => None,
+                },
+                false => None,
+            };
             instances.push(SessionPlugin {
                 binding: binding.clone(),
                 instance,
+                query_filter,
             });
         }
         Ok(SessionPlugins {
@@ -85,6 +101,8 @@ impl Pipeline {
 struct SessionPlugin {
     binding: Arc<Binding>,
     instance: PluginInstance,
+    /// Which texts `on-query` must see; `None`: all of them.
+    query_filter: Option<Arc<QueryFilter>>,
 }
 
 /// One session's plugin instances.
@@ -146,6 +164,11 @@ impl SessionPlugins {
         let mut rewritten_by: Option<String> = None;
         for plugin in &mut self.plugins {
             if !plugin.binding.plugin.implements(Hook::OnQuery) {
+                continue;
+            }
+            if let Some(filter) = &plugin.query_filter
+                && !filter.needs_call(&query.text)
+            {
                 continue;
             }
             match plugin.instance.on_query(query).await {

@@ -25,11 +25,21 @@ pub struct LoadedPlugin {
     pub manifest: Manifest,
     /// Hex SHA-256 of the component bytes.
     pub digest: String,
-    pub(crate) pre: v0_1::PluginPre<crate::state::PluginState>,
+    pub(crate) linked: Linked,
     hooks: HookSet,
     /// Keeps the compiled component in the runtime's memory cache while
     /// this plugin lives (`pre` holds the code itself).
     _component: Arc<wasmtime::component::Component>,
+}
+
+/// A component linked against the 0.1 world: what instantiating it needs.
+pub(crate) struct Linked {
+    pub(crate) pre: v0_1::PluginPre<crate::state::PluginState>,
+    /// The required exports, looked up once.
+    pub(crate) indices: v0_1::PluginIndices,
+    /// `query-filter.on-query-keywords`, if the plugin exports it (its
+    /// type is checked when the plugin loads).
+    pub(crate) query_filter: Option<wasmtime::component::ComponentExportIndex>,
 }
 
 /// The declared hooks as bits, checked on every call.
@@ -64,8 +74,19 @@ impl LoadedPlugin {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        let pre = v0_1::PluginPre::new(instance_pre)
-            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld(format!("{e:#}"));
+        let indices = v0_1::PluginIndices::new(&instance_pre).map_err(wrong_world)?;
+        let pre = v0_1::PluginPre::new(instance_pre).map_err(wrong_world)?;
+        let query_filter = component
+            .get_export_index(None, crate::query_filter::INTERFACE)
+            .and_then(|interface| {
+                component.get_export_index(Some(&interface), crate::query_filter::FUNCTION)
+            });
+        let linked = Linked {
+            pre,
+            indices,
+            query_filter,
+        };
         // Describe with an instance that has no config and no grants.
         let probe_binding = Arc::new(BindingContext {
             plugin: format!("<{}>", &digest[..12]),
@@ -73,10 +94,15 @@ impl LoadedPlugin {
             grants: Grants::default(),
             http_allowlist: Vec::new(),
         });
-        let mut probe =
-            PluginInstance::instantiate_raw(runtime, &pre, probe_binding, None, Limits::default())
-                .await
-                .map_err(|fault| LoadError::Describe(fault.to_string()))?;
+        let mut probe = PluginInstance::instantiate_raw(
+            runtime,
+            &linked,
+            probe_binding,
+            None,
+            Limits::default(),
+        )
+        .await
+        .map_err(|fault| LoadError::Describe(fault.to_string()))?;
         let manifest = probe
             .describe()
             .await
@@ -86,7 +112,7 @@ impl LoadedPlugin {
         Ok(Self {
             manifest,
             digest,
-            pre,
+            linked,
             hooks,
             _component: component,
         })
@@ -129,6 +155,8 @@ pub struct Binding {
     pub plugin: Arc<LoadedPlugin>,
     pub limits: Limits,
     pub(crate) context: Arc<BindingContext>,
+    /// The `query-filter` its sessions were last answered with, compiled.
+    pub(crate) query_filters: crate::query_filter::FilterCache,
 }
 
 impl Binding {
@@ -179,7 +207,7 @@ impl Binding {
             http_allowlist,
         });
         let mut probe =
-            PluginInstance::instantiate_raw(runtime, &plugin.pre, context.clone(), None, limits)
+            PluginInstance::instantiate_raw(runtime, &plugin.linked, context.clone(), None, limits)
                 .await?;
         probe
             .validate_config(&config)
@@ -192,6 +220,7 @@ impl Binding {
             plugin,
             limits,
             context,
+            query_filters: Default::default(),
         })
     }
 

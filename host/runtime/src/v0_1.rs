@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 wasmtime::component::bindgen!({
     path: "../../wit/v0.1",
-    world: "plugin",
+    // What every 0.1 plugin exports; the optional interfaces (the SDK's
+    // `plugin` world) are looked up by name (`crate::query_filter`).
+    world: "plugin-core",
     imports: {
         "gatehouse:plugin/http.send": async,
         // Not traced: its result is the binding's config, secrets merged in
@@ -33,6 +35,10 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::gatehouse::plugin::guest;
+/// The host's names for the required world's bindings.
+pub type Plugin = PluginCore;
+pub type PluginPre<T> = PluginCorePre<T>;
+pub type PluginIndices = PluginCoreIndices;
 pub use gatehouse::plugin::{host, http, kv, types};
 
 /// Register the 0.1 imports on a linker.

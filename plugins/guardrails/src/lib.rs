@@ -156,6 +156,21 @@ impl Guardrails {
         }
     }
 
+    /// Keywords without which [`Guardrails::check`] allows any text (the
+    /// host's query filter), or `None` when every text must be checked:
+    /// patterns always run, and rules that do not build deny everything.
+    pub fn query_keywords(&self) -> Option<Vec<String>> {
+        if self.config.is_empty() {
+            return Some(Vec::new());
+        }
+        if !self.config.deny_patterns.is_empty() {
+            return None;
+        }
+        let compiled = self.compiled.get_or_init(|| Compiled::new(&self.config));
+        let rules = compiled.as_ref().ok()?;
+        rules.prefilter.host_keywords().map(<[String]>::to_vec)
+    }
+
     /// The decision on one query text: `Err` holds the deny reason.
     pub fn check(&self, dialect: SqlDialect, sql: &str) -> Result<(), String> {
         if self.config.is_empty() {
@@ -186,6 +201,10 @@ impl Plugin for Guardrails {
 
     fn validate(config: &Config) -> Result<(), String> {
         config.validate()
+    }
+
+    fn on_query_keywords(&self, _session: &Session) -> Option<Vec<String>> {
+        self.query_keywords()
     }
 
     fn on_query(&mut self, session: &Session, query: &Query) -> QueryVerdict {

@@ -125,6 +125,9 @@ enum Words {
 #[derive(Debug)]
 pub struct Prefilter {
     strict: bool,
+    /// The needles, when a host scan for them may stand in for `scan`
+    /// (see [`Prefilter::host_keywords`]).
+    host_keywords: Option<Vec<String>>,
     needles: Needles,
     /// Per needle, what it signals.
     signals: Vec<Signal>,
@@ -195,14 +198,48 @@ impl Prefilter {
             signals.push(Signal::Prepare);
         }
 
+        // The host may scan for the needles in our place when a text
+        // without any of them is skipped by `scan` whatever else it holds
+        // (no strict mode, no word the scan cannot vouch for, no Kelvin
+        // sign to fold) and the needles are keywords the host accepts.
+        let host_keyword = |n: &Vec<u8>| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'-'))
+        };
+        let host_keywords = (!config.strict
+            && words != Words::Always
+            && !words_fold
+            && needles.len() <= 256
+            && needles.iter().all(host_keyword))
+        .then(|| {
+            needles
+                .iter()
+                .map(|n| String::from_utf8(n.clone()).expect("ASCII needles"))
+                .collect()
+        });
+
         Self {
             strict: config.strict,
+            host_keywords,
             needles: Needles::new(needles),
             signals,
             class_groups,
             words,
             words_fold,
         }
+    }
+
+    /// Keywords for the host's query filter (`on_query_keywords`): a text
+    /// holding none of them, in any ASCII case, needs no check beyond the
+    /// patterns (`scan` finds no needle, so it asks for neither words nor
+    /// parse). `None` when that cannot be promised: strict mode parses every
+    /// text; a word the scan cannot vouch for, or one that a non-ASCII
+    /// character can spell, is looked for in every text; a needle the host
+    /// would refuse. Patterns are the caller's to rule out.
+    pub fn host_keywords(&self) -> Option<&[String]> {
+        self.host_keywords.as_deref()
     }
 
     /// What `text` needs checked beyond the patterns.

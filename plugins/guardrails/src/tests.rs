@@ -460,67 +460,70 @@ fn mysql_prepare_from_escapes_cannot_hide_a_keyword() {
 
 /// The fast path never changes a decision: every query of a corpus gets the
 /// same answer with and without it, in every dialect, for many configs.
-#[test]
-fn prefilter_agrees_with_the_full_check() {
-    let corpus = [
-        "",
-        ";",
-        "select 1",
-        INVOICES,
-        "this is not sql at all",
-        "select 'unterminated",
-        "select 'drop table'",
-        "DrOp/**/TABLE x",
-        "select 1; drop table t",
-        "frobnicate the database; drop table t",
-        "drop table t; not sql",
-        "select 1; not sql",
-        "truncate t",
-        "TRUNCATE TABLE a, b",
-        "alter table t add column c int",
-        "rename table a to b",
-        "alter role r superuser",
-        "alter user u rename to v",
-        "grant select on t to bob",
-        "deny select on t to bob",
-        "revoke select on t from bob",
-        "alter default privileges in schema s grant select on tables to bob",
-        "delete from t",
-        "delete from t where id = 1",
-        "delete from t where 1 = 1",
-        "update t set a = 1",
-        "update t set a = 1 where id = $1",
-        "with d as (delete from t returning *) select * from d",
-        "insert into log with u as (update t set a = 1 returning *) select * from u",
-        "prepare p as delete from t",
-        "PREPARE s FROM 'DROP TABLE t'",
-        r"PREPARE s FROM 'DR\OP TABLE t'",
-        r"prepare s from 'select pg_sl\eep(5)'",
-        "explain analyze delete from t",
-        "explain delete from t",
-        "copy t to program 'cat'",
-        "copy (select 1) to program 'cat'",
-        "copy t to stdout",
-        "create or replace view v as select 1",
-        "create or alter view v as select 1",
-        "create view v as select 1",
-        "create role r",
-        "create user u",
-        "create group g",
-        "drop role r",
-        "drop user u",
-        "select * from users group by role",
-        "select replace(created_at, 'a', 'b') from programs",
-        "select pg_sleep(1)",
-        "select \"pg_sleep\"(1)",
-        "select `pg_sleep`(1)",
-        "select 'pg_sleep'",
-        "select pg_sleep(1",
-        "select \u{212A}ILL(1)",
-        "select 'Password' from t",
-        "select password from t",
-    ];
-    let configs = [
+/// Texts of every kind the checks tell apart.
+const CORPUS: &[&str] = &[
+    "",
+    ";",
+    "select 1",
+    INVOICES,
+    "this is not sql at all",
+    "select 'unterminated",
+    "select 'drop table'",
+    "DrOp/**/TABLE x",
+    "select 1; drop table t",
+    "frobnicate the database; drop table t",
+    "drop table t; not sql",
+    "select 1; not sql",
+    "truncate t",
+    "TRUNCATE TABLE a, b",
+    "alter table t add column c int",
+    "rename table a to b",
+    "alter role r superuser",
+    "alter user u rename to v",
+    "grant select on t to bob",
+    "deny select on t to bob",
+    "revoke select on t from bob",
+    "alter default privileges in schema s grant select on tables to bob",
+    "delete from t",
+    "delete from t where id = 1",
+    "delete from t where 1 = 1",
+    "update t set a = 1",
+    "update t set a = 1 where id = $1",
+    "with d as (delete from t returning *) select * from d",
+    "insert into log with u as (update t set a = 1 returning *) select * from u",
+    "prepare p as delete from t",
+    "PREPARE s FROM 'DROP TABLE t'",
+    r"PREPARE s FROM 'DR\OP TABLE t'",
+    r"prepare s from 'select pg_sl\eep(5)'",
+    "explain analyze delete from t",
+    "explain delete from t",
+    "copy t to program 'cat'",
+    "copy (select 1) to program 'cat'",
+    "copy t to stdout",
+    "create or replace view v as select 1",
+    "create or alter view v as select 1",
+    "create view v as select 1",
+    "create role r",
+    "create user u",
+    "create group g",
+    "drop role r",
+    "drop user u",
+    "select * from users group by role",
+    "select replace(created_at, 'a', 'b') from programs",
+    "select pg_sleep(1)",
+    "select \"pg_sleep\"(1)",
+    "select `pg_sleep`(1)",
+    "select 'pg_sleep'",
+    "select pg_sleep(1",
+    "select \u{212A}ILL(1)",
+    "select 'Password' from t",
+    "select password from t",
+];
+
+/// Configs of every kind: each class, words the scan can and cannot vouch
+/// for, patterns, strict mode.
+fn configs() -> impl Iterator<Item = String> {
+    [
         "{}".to_string(),
         r#"{"strict": true}"#.to_string(),
         r#"{"deny_words": ["pg_sleep", "KILL"]}"#.to_string(),
@@ -530,7 +533,7 @@ fn prefilter_agrees_with_the_full_check() {
         format!(r#"{{"deny_statements": {ALL_CLASSES}, "strict": true}}"#),
         format!(
             r#"{{"deny_statements": {ALL_CLASSES}, "deny_words": ["pg_sleep", "kill"],
-                "deny_patterns": ["(?i)\\bpassword\\b"]}}"#
+            "deny_patterns": ["(?i)\\bpassword\\b"]}}"#
         ),
     ]
     .into_iter()
@@ -543,7 +546,13 @@ fn prefilter_agrees_with_the_full_check() {
         StatementClass::ALL
             .iter()
             .map(|class| format!(r#"{{"deny_statements": ["{class}"], "deny_words": ["sleep"]}}"#)),
-    );
+    )
+}
+
+#[test]
+fn prefilter_agrees_with_the_full_check() {
+    let corpus = CORPUS;
+    let configs = configs();
     let dialects = [SqlDialect::Postgres, SqlDialect::MySql, SqlDialect::Generic];
     for json in configs {
         let config: Config = parse_config(&json).unwrap();
@@ -558,4 +567,78 @@ fn prefilter_agrees_with_the_full_check() {
             }
         }
     }
+}
+
+/// The host's query filter stands in for the plugin only where the plugin
+/// would allow: a text holding none of the keywords (any ASCII case) is
+/// allowed by `check`, for every config, dialect and text of the corpus.
+#[test]
+fn host_query_filter_skips_only_texts_the_checks_allow() {
+    let dialects = [SqlDialect::Postgres, SqlDialect::MySql, SqlDialect::Generic];
+    for json in configs() {
+        let guardrails = plugin(&json);
+        let Some(keywords) = guardrails.query_keywords() else {
+            continue;
+        };
+        let filter = host_scan(&keywords);
+        for dialect in dialects {
+            for sql in CORPUS {
+                if !filter(sql) {
+                    assert!(
+                        guardrails.check(dialect, sql).is_ok(),
+                        "{sql:?} skipped by the host with {json} in {dialect:?} ({keywords:?})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The host's scan (`QueryFilter::needs_call`): any keyword as an
+/// ASCII-case-insensitive substring.
+fn host_scan(keywords: &[String]) -> impl Fn(&str) -> bool + '_ {
+    |text| {
+        let text = text.to_ascii_lowercase();
+        keywords
+            .iter()
+            .any(|k| text.contains(&k.to_ascii_lowercase()))
+    }
+}
+
+#[test]
+fn query_keywords_only_where_a_scan_can_vouch() {
+    let keywords = |json: &str| plugin(json).query_keywords();
+    assert_eq!(
+        keywords("{}"),
+        Some(vec![]),
+        "nothing configured: no query needs a call"
+    );
+    assert_eq!(
+        keywords(r#"{"deny_statements": ["drop", "truncate"]}"#),
+        Some(vec!["drop".into(), "truncate".into(), "prepare".into()])
+    );
+    assert_eq!(
+        keywords(r#"{"deny_words": ["pg_sleep"]}"#),
+        Some(vec!["pg_sleep".into(), "prepare".into()])
+    );
+    assert_eq!(
+        keywords(r#"{"strict": true}"#),
+        None,
+        "strict parses every text"
+    );
+    assert_eq!(
+        keywords(r#"{"deny_patterns": ["x"]}"#),
+        None,
+        "patterns see every text"
+    );
+    assert_eq!(
+        keywords(r#"{"deny_words": ["straße"]}"#),
+        None,
+        "a word the scan cannot vouch for"
+    );
+    assert_eq!(
+        keywords(r#"{"deny_words": ["kill"]}"#),
+        None,
+        "the Kelvin sign spells k"
+    );
 }

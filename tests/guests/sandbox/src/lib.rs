@@ -54,6 +54,13 @@ enum Mode {
     BadEdits,
     /// Fail in `new`.
     FailInit,
+    /// Ask for queries holding `drop` only (query filter), and deny every
+    /// query seen, quoting it.
+    DenySeenDrops,
+    /// Answer the query filter with a keyword the contract refuses.
+    BadKeywords,
+    /// Panic in the query filter.
+    PanicKeywords,
 }
 
 #[derive(Deserialize)]
@@ -98,12 +105,26 @@ impl Plugin for Sandbox {
         ConnectVerdict::Allow
     }
 
+    fn on_query_keywords(&self, _session: &Session) -> Option<Vec<String>> {
+        match self.mode {
+            Mode::DenySeenDrops => Some(vec!["drop".into()]),
+            Mode::BadKeywords => Some(vec!["drop table".into()]),
+            Mode::PanicKeywords => panic!("no keywords today"),
+            _ => None,
+        }
+    }
+
     fn on_query(&mut self, _session: &Session, query: &Query) -> QueryVerdict {
         let arg = query.text.as_str();
         match self.mode {
-            Mode::Allow | Mode::PassRows | Mode::MaskRows | Mode::BadEdits | Mode::FailInit => {
-                QueryVerdict::Allow
-            }
+            Mode::Allow
+            | Mode::PassRows
+            | Mode::MaskRows
+            | Mode::BadEdits
+            | Mode::FailInit
+            | Mode::BadKeywords
+            | Mode::PanicKeywords => QueryVerdict::Allow,
+            Mode::DenySeenDrops => QueryVerdict::Deny(format!("sandbox saw {arg:?}")),
             Mode::Loop => {
                 let mut n: u64 = 0;
                 loop {
