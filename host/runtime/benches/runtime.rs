@@ -6,11 +6,12 @@
 //!
 //! * open a session's plugins: access-control + guardrails (instantiate and
 //!   `init` both), vs a connection without plugins;
-//! * `on-query` per plugin: a minimal plugin, and guardrails parsing a
+//! * `on-query` per plugin: a minimal plugin; guardrails called on a
 //!   realistic query (its keyword pre-filter proves no configured class can
-//!   match, so it is not parsed); then both again with cold caches, as a
-//!   loaded gateway makes the call (sessions in turn, memory written
-//!   between calls), with the data left in L3 or nothing cached;
+//!   match, so it is not parsed); guardrails whose query filter lets the
+//!   host allow that query without a call; then all three again with cold
+//!   caches, as a loaded gateway makes the call (sessions in turn, memory
+//!   written between calls), with the data left in L3 or nothing cached;
 //! * a 1,000 × 10 text batch through a pass-through result hook and a
 //!   minimal masking hook (per cell), vs a result no plugin inspects.
 
@@ -236,21 +237,33 @@ fn main() {
         let hot = (1, ITERATIONS, 0);
         let sql = "SELECT id, email, total FROM invoices WHERE customer_id = $1 AND status = 'open' ORDER BY id LIMIT 50";
         let minimal = Pipeline::new(vec![bind(&runtime, &sandbox, r#"{"mode": "allow"}"#).await]);
-        let guard_only = Pipeline::new(vec![bind(&runtime, &guardrails, r#"{"deny_statements": ["drop", "truncate", "delete-without-where"]}"#).await]);
+        // Guardrails with statement classes only answers the host's query
+        // filter, so the query (no keyword in it) is allowed without a call;
+        // with a pattern too, every text is called (and the prefilter then
+        // spares the parse).
+        let classes = r#""deny_statements": ["drop", "truncate", "delete-without-where"]"#;
+        let guard_filtered = Pipeline::new(vec![bind(&runtime, &guardrails, &format!("{{{classes}}}")).await]);
+        let guard_called =
+            Pipeline::new(vec![bind(&runtime, &guardrails, &format!(r#"{{{classes}, "deny_patterns": ["pg_sleep"]}}"#)).await]);
+        let plugins = [
+            ("minimal plugin (call cost)", &minimal),
+            ("guardrails, called (a pattern: every text; pre-filter, no parse)", &guard_called),
+            ("guardrails, not called (host query filter)", &guard_filtered),
+        ];
         let base_query = queries(&empty, &runtime, &session, sql, hot).await;
-        let minimal_query = queries(&minimal, &runtime, &session, sql, hot).await;
-        let guard_query = queries(&guard_only, &runtime, &session, sql, hot).await;
         line("on-query: no plugins (baseline)", &base_query, None, None);
-        line("on-query: minimal plugin (call cost)", &minimal_query, Some(&base_query), None);
-        line("on-query: guardrails (keyword pre-filter, no parse)", &guard_query, Some(&base_query), None);
-        for (label, evict_bytes) in [("L2-cold", L2_BYTES), ("memory-cold", BEYOND_L3_BYTES)] {
+        for (label, pipeline) in plugins {
+            let stats = queries(pipeline, &runtime, &session, sql, hot).await;
+            line(&format!("on-query: {label}"), &stats, Some(&base_query), None);
+        }
+        for (cache, evict_bytes) in [("L2-cold", L2_BYTES), ("memory-cold", BEYOND_L3_BYTES)] {
             let cold = (SESSIONS, COLD_ITERATIONS, evict_bytes);
             let base_cold = queries(&empty, &runtime, &session, sql, cold).await;
-            let minimal_cold = queries(&minimal, &runtime, &session, sql, cold).await;
-            let guard_cold = queries(&guard_only, &runtime, &session, sql, cold).await;
-            line(&format!("on-query, {label}: no plugins (baseline)"), &base_cold, None, None);
-            line(&format!("on-query, {label}: minimal plugin"), &minimal_cold, Some(&base_cold), None);
-            line(&format!("on-query, {label}: guardrails"), &guard_cold, Some(&base_cold), None);
+            line(&format!("on-query, {cache}: no plugins (baseline)"), &base_cold, None, None);
+            for (label, pipeline) in plugins {
+                let stats = queries(pipeline, &runtime, &session, sql, cold).await;
+                line(&format!("on-query, {cache}: {label}"), &stats, Some(&base_cold), None);
+            }
         }
         println!();
 
