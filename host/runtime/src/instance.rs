@@ -109,11 +109,7 @@ impl PluginInstance {
         store.set_epoch_deadline(1);
         let busy = crate::epoch::busy();
         let instantiated = async {
-            let instance = linked
-                .pre
-                .instance_pre()
-                .instantiate_async(&mut store)
-                .await?;
+            let instance = linked.pre.instantiate_async(&mut store).await?;
             let bindings = linked.indices.load(&mut store, &instance)?;
             let keywords = match &linked.query_filter {
                 Some(index) => {
@@ -217,18 +213,14 @@ impl PluginInstance {
             .call_on_connect(store))
     }
 
-    /// The optional `query-filter` answer: `None` when the plugin does not
-    /// export the interface, else its keywords (or `None`: every query).
-    pub(crate) async fn on_query_keywords(
-        &mut self,
-    ) -> Result<Option<Option<Vec<String>>>, PluginFault> {
+    /// The optional `query-filter` answer: the plugin's keywords, or `None`
+    /// (every query) when it answers so or does not export the interface.
+    pub(crate) async fn on_query_keywords(&mut self) -> Result<Option<Vec<String>>, PluginFault> {
         let Some(func) = self.keywords else {
             return Ok(None);
         };
         guarded!(self, "on-query-keywords", |_guest, store| async move {
-            func.call_async(store, ())
-                .await
-                .map(|(keywords,)| Some(keywords))
+            func.call_async(store, ()).await.map(|(keywords,)| keywords)
         })
     }
 

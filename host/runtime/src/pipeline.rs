@@ -73,17 +73,19 @@ impl Pipeline {
         let mut instances = Vec::with_capacity(self.bindings.len());
         for binding in self.bindings.iter() {
             let mut instance = PluginInstance::start(runtime, binding, Some(session)).await?;
-            let query_filter = match binding.plugin.implements(Hook::OnQuery) {
-                true => match instance.on_query_keywords().await? {
-                    Some(Some(keywords)) => Some(
-                        binding
-                            .query_filters
-                            .get(keywords)
-                            .map_err(|message| instance.malformed("on-query-keywords", message))?,
-                    ),
-                    Some(None) | None => None,
-                },
-                false => None,
+            let keywords = if binding.plugin.implements(Hook::OnQuery) {
+                instance.on_query_keywords().await?
+            } else {
+                None
+            };
+            let query_filter = match keywords {
+                Some(keywords) => Some(
+                    binding
+                        .query_filters
+                        .get(keywords)
+                        .map_err(|message| instance.malformed("on-query-keywords", message))?,
+                ),
+                None => None,
             };
             instances.push(SessionPlugin {
                 binding: binding.clone(),

@@ -28,17 +28,17 @@ pub struct LoadedPlugin {
     pub(crate) linked: Linked,
     hooks: HookSet,
     /// Keeps the compiled component in the runtime's memory cache while
-    /// this plugin lives (`pre` holds the code itself).
+    /// this plugin lives (`linked` holds the code itself).
     _component: Arc<wasmtime::component::Component>,
 }
 
 /// A component linked against the 0.1 world: what instantiating it needs.
 pub(crate) struct Linked {
-    pub(crate) pre: v0_1::PluginPre<crate::state::PluginState>,
-    /// The required exports, looked up once.
+    pub(crate) pre: wasmtime::component::InstancePre<crate::state::PluginState>,
+    /// The required exports, looked up (and the world checked) once.
     pub(crate) indices: v0_1::PluginIndices,
     /// `query-filter.on-query-keywords`, if the plugin exports it (its
-    /// type is checked when the plugin loads).
+    /// type is checked with every instance, first by the load's probe).
     pub(crate) query_filter: Option<wasmtime::component::ComponentExportIndex>,
 }
 
@@ -74,16 +74,15 @@ impl LoadedPlugin {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld(format!("{e:#}"));
-        let indices = v0_1::PluginIndices::new(&instance_pre).map_err(wrong_world)?;
-        let pre = v0_1::PluginPre::new(instance_pre).map_err(wrong_world)?;
+        let indices = v0_1::PluginIndices::new(&instance_pre)
+            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         let query_filter = component
             .get_export_index(None, crate::query_filter::INTERFACE)
             .and_then(|interface| {
                 component.get_export_index(Some(&interface), crate::query_filter::FUNCTION)
             });
         let linked = Linked {
-            pre,
+            pre: instance_pre,
             indices,
             query_filter,
         };

@@ -37,7 +37,6 @@ wasmtime::component::bindgen!({
 pub use exports::gatehouse::plugin::guest;
 /// The host's names for the required world's bindings.
 pub type Plugin = PluginCore;
-pub type PluginPre<T> = PluginCorePre<T>;
 pub type PluginIndices = PluginCoreIndices;
 pub use gatehouse::plugin::{host, http, kv, types};
 
