@@ -61,7 +61,7 @@ pub mod harness;
 pub use config::{ConfigError, parse_config};
 pub use gatehouse_sdk_macros::plugin;
 pub use host::{LogLevel, http, kv, log, now_millis};
-pub use plugin::Plugin;
+pub use plugin::{MAX_QUERY_KEYWORDS, Plugin, is_query_keyword};
 pub use rows::{Cell, Rows};
 
 pub use bindings::gatehouse::plugin::types::{

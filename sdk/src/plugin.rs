@@ -69,8 +69,10 @@ pub trait Plugin: Sized + 'static {
     /// is true of every text without a keyword, in every way `on_query`
     /// acts: a plugin that counts, logs or rate-limits queries must see
     /// them all. Keywords are 1-64 ASCII letters, digits, `_`, `$` or `-`,
-    /// at most 256; anything else fails the session closed. Only the text
-    /// is scanned, not the parameters.
+    /// at most 256 ([`is_query_keyword`](crate::is_query_keyword),
+    /// [`MAX_QUERY_KEYWORDS`](crate::MAX_QUERY_KEYWORDS)); anything else
+    /// fails the session closed. Only the text is scanned, not the
+    /// parameters.
     ///
     /// `None` (the default): every query. A cheap `Some` spares each
     /// query that lacks the keywords a call into the plugin (several
@@ -120,4 +122,16 @@ pub trait Plugin: Sized + 'static {
         let _ = event;
         Ok(())
     }
+}
+
+/// Most keywords [`Plugin::on_query_keywords`] may name.
+pub const MAX_QUERY_KEYWORDS: usize = 256;
+
+/// Whether the host accepts `keyword` from [`Plugin::on_query_keywords`]:
+/// 1-64 ASCII letters, digits, `_`, `$` or `-` (the host checks the same).
+pub fn is_query_keyword(keyword: &str) -> bool {
+    (1..=64).contains(&keyword.len())
+        && keyword
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'-'))
 }

@@ -202,23 +202,17 @@ impl Prefilter {
         // without any of them is skipped by `scan` whatever else it holds
         // (no strict mode, no word the scan cannot vouch for, no Kelvin
         // sign to fold) and the needles are keywords the host accepts.
-        let host_keyword = |n: &Vec<u8>| {
-            !n.is_empty()
-                && n.len() <= 64
-                && n.iter()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'-'))
-        };
         let host_keywords = (!config.strict
             && words != Words::Always
             && !words_fold
-            && needles.len() <= 256
-            && needles.iter().all(host_keyword))
-        .then(|| {
-            needles
-                .iter()
-                .map(|n| String::from_utf8(n.clone()).expect("ASCII needles"))
-                .collect()
-        });
+            && needles.len() <= gatehouse_sdk::MAX_QUERY_KEYWORDS)
+            .then(|| {
+                needles
+                    .iter()
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|keywords| keywords.iter().all(|k| gatehouse_sdk::is_query_keyword(k)));
 
         Self {
             strict: config.strict,

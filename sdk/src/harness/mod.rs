@@ -37,6 +37,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+/// The host's query filter, for tests of what `on_query_keywords` lets it
+/// skip.
+pub use gatehouse_runtime::QueryFilter;
 pub use gatehouse_runtime::{Grants, Limits, PluginFault};
 
 /// The runtime shared by every test of the process.
